@@ -1,0 +1,35 @@
+"""Exceptions: the ones handlers raise to steer retries, and the ones pgtask raises."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+class PgTaskError(Exception):
+    """Base class of the errors pgtask raises."""
+
+
+class ConfigError(PgTaskError):
+    """Configuration is missing or wrong; the message says how to fix it."""
+
+
+class SchemaError(PgTaskError):
+    """The database is not migrated, or was migrated by a newer pgtask."""
+
+
+class Permanent(Exception):
+    """Raise from a handler to fail the task for good: it becomes dead, with no retry."""
+
+
+class Retry(Exception):
+    """Raise from a handler to run the task again later without spending an attempt.
+
+    `after` is seconds or a timedelta (default 1 second).
+    """
+
+    def __init__(self, after: float | timedelta = 1.0, reason: str = "snoozed") -> None:
+        seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
+        if seconds < 0:
+            raise ValueError("Retry(after=...) must not be negative")
+        super().__init__(reason)
+        self.after = timedelta(seconds=seconds)

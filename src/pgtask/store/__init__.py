@@ -1,0 +1,1 @@
+"""The one I/O seam: only modules in this package execute SQL."""
