@@ -12,6 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from ..config import redact_dsn
+from ..errors import ConfigError
 from ..resources import read_sql, resource_dir
 
 # pg_advisory_lock key: the first 8 bytes of sha1("pgtask.migrate") as a signed bigint.
@@ -66,8 +68,18 @@ def current_revision(dsn: str) -> str | None:
         return row[0] if row else None
 
 
+def check_connection(dsn: str) -> None:
+    """Fail early, with a readable message, when the database does not answer."""
+    try:
+        psycopg.connect(dsn, connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
+
+
 def migrate(dsn: str, target: str = "head") -> MigrationReport:
     """Bring the schema to `target`. Idempotent; concurrent callers wait on an advisory lock."""
+    check_connection(dsn)
     engine = _engine(dsn)
     try:
         with engine.connect() as conn:

@@ -1,0 +1,44 @@
+"""The pgtask command line: one click group, commands in the modules of this package.
+
+Each module defines its commands and a `register(group)` function; add a module to
+COMMAND_MODULES to add its commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+import psycopg
+
+from ..errors import PgTaskError
+
+COMMAND_MODULES = ("schema",)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pgtask")
+def cli() -> None:
+    """pgtask: a Postgres-native background task queue."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"{__name__}.{_name}").register(cli)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except PgTaskError as exc:
+        click.echo(f"pgtask: {exc}", err=True)
+        sys.exit(2)
+    except psycopg.OperationalError as exc:
+        click.echo(f"pgtask: database error: {str(exc).strip()}", err=True)
+        sys.exit(2)

@@ -1,0 +1,200 @@
+"""The Postgres store: the runtime's only way into the database.
+
+Every call is one round trip to one PL/pgSQL function (see sql/postgres/pgtask.sql).
+Connections come from a small psycopg pool in autocommit mode: each call is its own
+transaction, so no lock outlives the statement that took it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from ..config import redact_dsn
+from ..errors import ConfigError
+from .base import ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
+
+# Seconds of silence before the kernel probes a TCP connection, and how hard it probes:
+# a half-open socket is noticed in about 5 + 2 * 3 = 11 s even without our own ping.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+MAINTENANCE_LOCK_KEY = 0x5F8D1C0A2B4E6F72
+
+CLAIM = """
+select c.id, c.queue, c.task_type, c.payload, c.attempt,
+       coalesce(c.max_attempts, q.max_attempts) as max_attempts,
+       c.lease_token, c.run_at, c.created_at, c.attempted_at, c.idempotency_key, c.target_url
+  from pgtask.claim_task(%s::text[], %s, %s, %s::text[]) c
+  join pgtask.queues q on q.name = c.queue
+"""
+FINISH = """
+select f.id from pgtask.finish_tasks(%s::bigint[], %s::uuid[], %s::text[], %s::jsonb[],
+                                     %s::text[], %s::interval[]) f
+"""
+APPEND_LOGS = """
+select pgtask.append_logs(%s::bigint[], %s::integer[], %s::timestamptz[], %s::text[], %s::text[])
+"""
+HEARTBEAT = "select h from pgtask.heartbeat(%s, %s::bigint[], %s::uuid[]) h"
+REGISTER = "select pgtask.register_worker(%s, %s, %s, %s::text[], %s::text[], %s)"
+DEREGISTER = "select pgtask.deregister_worker(%s)"
+TRY_MAINTENANCE_LOCK = "select pg_try_advisory_xact_lock(%s)"
+RESCUE = "select pgtask.rescue_tasks()"
+PRUNE = "select pgtask.prune(%s)"
+ENQUEUE_MANY = """
+select id from pgtask.enqueue_tasks(%s::text[], %s::text[]::jsonb[], %s::text[],
+                                    %s::timestamptz[], %s::integer[], %s::text[],
+                                    %s::integer[], %s::text[]) id
+"""
+PING = "select 1"
+
+
+def _enqueue_args(requests: Sequence[EnqueueRequest]) -> tuple[list, ...]:
+    """The parallel arrays enqueue_tasks takes (payloads as JSON text, cast in SQL)."""
+    return (
+        [r.task_type for r in requests],
+        [json.dumps(r.payload, separators=(",", ":")) for r in requests],
+        [r.queue for r in requests],
+        [r.run_at for r in requests],
+        [r.priority for r in requests],
+        [r.idempotency_key for r in requests],
+        [r.max_attempts for r in requests],
+        [r.target_url for r in requests],
+    )
+
+
+def enqueue_on(conn: psycopg.Connection, requests: Sequence[EnqueueRequest]) -> list[int]:
+    """Enqueue on the caller's own connection, inside whatever transaction it has open."""
+    if not requests:
+        return []
+    with conn.cursor() as cur:
+        cur.execute(ENQUEUE_MANY, _enqueue_args(requests))
+        return [row[0] for row in cur.fetchall()]
+
+
+async def aenqueue_on(conn: psycopg.AsyncConnection,
+                      requests: Sequence[EnqueueRequest]) -> list[int]:
+    """enqueue_on for an async connection."""
+    if not requests:
+        return []
+    async with conn.cursor() as cur:
+        await cur.execute(ENQUEUE_MANY, _enqueue_args(requests))
+        return [row[0] for row in await cur.fetchall()]
+
+
+class PostgresListener:
+    """One LISTEN connection. Reconnection and health policy live in pgtask.listener."""
+
+    def __init__(self, dsn: str, channels: Sequence[str]) -> None:
+        self._dsn = dsn
+        self._channels = list(channels)
+        self._conn: psycopg.AsyncConnection | None = None
+
+    async def connect(self, timeout: float) -> None:
+        self._conn = await psycopg.AsyncConnection.connect(
+            self._dsn, autocommit=True, connect_timeout=max(1, int(timeout)), **KEEPALIVES
+        )
+        for channel in self._channels:
+            await self._conn.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
+
+    async def receive(self, timeout: float) -> list[tuple[str, str]]:
+        """Notifications that arrive within `timeout` seconds (returns early on the first)."""
+        assert self._conn is not None
+        got = []
+        async for note in self._conn.notifies(timeout=timeout, stop_after=1):
+            got.append((note.channel, note.payload))
+        return got
+
+    async def ping(self) -> None:
+        assert self._conn is not None
+        await self._conn.execute(PING)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                await conn.close()
+            except Exception:  # the connection may already be dead; nothing to save
+                pass
+
+
+class PostgresStore:
+    """The runtime's view of a Postgres database (see store.base.Store)."""
+
+    backend = "postgres"
+    supports_notify = True
+
+    def __init__(self, dsn: str, *, max_size: int = 4) -> None:
+        self.dsn = dsn
+        self._pool = AsyncConnectionPool(
+            dsn, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": True}
+        )
+
+    async def open(self, timeout: float = 15.0) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=timeout)
+        except psycopg.pool.PoolTimeout as exc:
+            await self._pool.close()
+            raise ConfigError(f"cannot connect to {redact_dsn(self.dsn)} within {timeout:g}s") from exc
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    def listener(self, channels: Sequence[str]) -> PostgresListener:
+        return PostgresListener(self.dsn, channels)
+
+    async def claim(self, queues, worker_id, batch, task_types) -> list[ClaimedTask]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(CLAIM, (queues, worker_id, batch, task_types))
+            return [ClaimedTask(*row) for row in await cur.fetchall()]
+
+    async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> set[int]:
+        if not outcomes and not logs:
+            return set()
+        async with self._pool.connection() as conn:
+            async with conn.pipeline():
+                if logs:
+                    await conn.execute(APPEND_LOGS, (
+                        [x.task_id for x in logs], [x.attempt for x in logs],
+                        [x.at for x in logs], [x.level for x in logs], [x.message for x in logs]))
+                if not outcomes:
+                    return set()
+                cur = await conn.execute(FINISH, (
+                    [o.id for o in outcomes], [o.lease_token for o in outcomes],
+                    [o.kind for o in outcomes],
+                    [None if o.result is None else Jsonb(o.result) for o in outcomes],
+                    [o.error for o in outcomes], [o.delay for o in outcomes]))
+            return {row[0] for row in await cur.fetchall()}
+
+    async def heartbeat(self, worker_id: str, held: Sequence[tuple[int, UUID]]) -> set[int]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                HEARTBEAT, (worker_id, [i for i, _ in held], [t for _, t in held]))
+            return {row[0] for row in await cur.fetchall()}
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(REGISTER, (info.id, info.host, info.pid, info.queues,
+                                          info.task_types, info.concurrency))
+
+    async def deregister_worker(self, worker_id: str) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(DEREGISTER, (worker_id,))
+
+    async def maintain(self, retention: timedelta | None) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))
+            if not (await cur.fetchone())[0]:
+                return  # another worker is doing it
+            await conn.execute(RESCUE)
+            if retention is not None:
+                await conn.execute(PRUNE, (retention,))
+
+    async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]:
+        async with self._pool.connection() as conn:
+            return await aenqueue_on(conn, requests)
