@@ -1,1 +1,25 @@
-"""The one I/O seam: only modules in this package execute SQL."""
+"""The one I/O seam: only modules in this package execute SQL.
+
+open_store(dsn) gives the runtime a Store (see base.py) for the DSN's backend.
+"""
+
+from __future__ import annotations
+
+from ..config import backend_of
+from .base import ClaimedTask, EnqueueRequest, LogLine, Outcome, Store, WorkerInfo
+
+__all__ = ["ClaimedTask", "EnqueueRequest", "LogLine", "Outcome", "Store", "WorkerInfo", "open_store"]
+
+
+async def open_store(dsn: str, *, max_size: int = 4) -> Store:
+    """An open Store for `dsn` (postgresql://... or mysql://...)."""
+    if backend_of(dsn) == "mysql":
+        from .mysql import MySQLStore
+
+        store = MySQLStore(dsn, max_size=max_size)
+    else:
+        from .postgres import PostgresStore
+
+        store = PostgresStore(dsn, max_size=max_size)
+    await store.open()
+    return store

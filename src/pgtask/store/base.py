@@ -76,6 +76,7 @@ class EnqueueRequest:
     idempotency_key: str | None = None
     max_attempts: int | None = None
     target_url: str | None = None
+    delay: timedelta | None = None  # run_at = database now() + delay (when run_at is None)
 
 
 class Store(Protocol):

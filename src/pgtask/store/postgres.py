@@ -46,10 +46,14 @@ DEREGISTER = "select pgtask.deregister_worker(%s)"
 TRY_MAINTENANCE_LOCK = "select pg_try_advisory_xact_lock(%s)"
 RESCUE = "select pgtask.rescue_tasks()"
 PRUNE = "select pgtask.prune(%s)"
+# run_at falls back to the database clock plus the request's delay: no client clock involved.
 ENQUEUE_MANY = """
-select id from pgtask.enqueue_tasks(%s::text[], %s::text[]::jsonb[], %s::text[],
-                                    %s::timestamptz[], %s::integer[], %s::text[],
-                                    %s::integer[], %s::text[]) id
+select id from pgtask.enqueue_tasks(
+  %s::text[], %s::text[]::jsonb[], %s::text[],
+  array(select coalesce(x.run_at, now() + x.delay)
+          from unnest(%s::timestamptz[], %s::interval[]) with ordinality as x(run_at, delay, n)
+         order by x.n),
+  %s::integer[], %s::text[], %s::integer[], %s::text[]) id
 """
 PING = "select 1"
 
@@ -61,6 +65,7 @@ def _enqueue_args(requests: Sequence[EnqueueRequest]) -> tuple[list, ...]:
         [json.dumps(r.payload, separators=(",", ":")) for r in requests],
         [r.queue for r in requests],
         [r.run_at for r in requests],
+        [r.delay for r in requests],
         [r.priority for r in requests],
         [r.idempotency_key for r in requests],
         [r.max_attempts for r in requests],
@@ -97,7 +102,8 @@ class PostgresListener:
 
     async def connect(self, timeout: float) -> None:
         self._conn = await psycopg.AsyncConnection.connect(
-            self._dsn, autocommit=True, connect_timeout=max(1, int(timeout)), **KEEPALIVES
+            self._dsn, autocommit=True, connect_timeout=max(1, int(timeout)),
+            application_name="pgtask-listener", **KEEPALIVES
         )
         for channel in self._channels:
             await self._conn.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))

@@ -1,0 +1,195 @@
+"""pgtask worker, pgtask enqueue, pgtask run, pgtask tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+import click
+
+from ..config import redact_dsn, resolve_dsn
+from ..durations import parse_duration
+from ..errors import ConfigError
+from ..registry import Registry, default_registry, load_handlers
+from .common import dsn_option
+
+log = logging.getLogger("pgtask.worker")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s [%(process)d] %(message)s")
+
+
+def _load(modules: tuple[str, ...]) -> Registry:
+    if os.getcwd() not in sys.path:  # console scripts do not put the cwd on sys.path
+        sys.path.insert(0, os.getcwd())
+    try:
+        return load_handlers(list(modules), default_registry)
+    except ImportError as exc:
+        raise ConfigError(f"{exc} (is it importable from {os.getcwd()}?)") from None
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("the payload must be a JSON object, e.g. '{\"to\": \"a@b.c\"}'")
+    return value
+
+
+@click.command()
+@dsn_option
+@click.option("--handlers", "-H", multiple=True, required=True, metavar="MODULE",
+              help="Module that registers task handlers (repeatable), e.g. app.tasks.")
+@click.option("--queue", "-q", "queues", multiple=True, help="Queue to serve (repeatable; default all).")
+@click.option("--concurrency", "-c", default=10, show_default=True, type=click.IntRange(1, 10000),
+              help="Tasks in flight per process.")
+@click.option("--processes", "-p", default=1, show_default=True, type=click.IntRange(1, 256),
+              help="Worker processes under a supervisor that restarts crashed ones.")
+@click.option("--shutdown-timeout", default="30s", show_default=True,
+              help="On SIGTERM/SIGINT, wait this long for running tasks, then release them.")
+@click.option("--poll-interval", default="1s", show_default=True,
+              help="Claim at least this often when idle (NOTIFY wakes workers sooner).")
+@click.option("--retention", default="7d", show_default=True,
+              help="Prune finished tasks older than this ('none' keeps them).")
+@click.option("--no-listen", is_flag=True, help="Do not LISTEN; rely on polling only.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def worker(dsn, handlers, queues, concurrency, processes, shutdown_timeout, poll_interval,
+           retention, no_listen, log_level) -> None:
+    """Run tasks: claim, execute the registered handlers, record the outcomes."""
+    from ..runner import Worker, WorkerConfig
+
+    setup_logging(log_level)
+    registry = _load(handlers)
+    url = resolve_dsn(dsn)
+    try:
+        config = WorkerConfig(
+            queues=list(queues) or None, concurrency=concurrency,
+            poll_interval=parse_duration(poll_interval).total_seconds(),
+            shutdown_timeout=parse_duration(shutdown_timeout).total_seconds(),
+            retention=None if retention == "none" else parse_duration(retention),
+            listen=not no_listen)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if processes > 1:
+        from ..supervisor import Supervisor
+
+        args = _child_args(sys.argv[1:])
+        sys.exit(Supervisor(args, processes).run())
+    log.info("connecting to %s", redact_dsn(url))
+    sys.exit(_run_worker(Worker(url, registry, config)))
+
+
+def _child_args(argv: list[str]) -> list[str]:
+    """The worker's own arguments without --processes (the supervisor sets it to 1)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--processes", "-p"):
+            skip = True
+        elif not arg.startswith("--processes="):
+            out.append(arg)
+    return out
+
+
+def _run_worker(worker) -> int:
+    """Run until the first SIGTERM/SIGINT drains it; a second signal exits at once."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        signals = []
+
+        def on_signal(signum: int) -> None:
+            signals.append(signum)
+            if len(signals) > 1:
+                log.warning("second signal: exiting now; leases will recover running tasks")
+                logging.shutdown()
+                os._exit(1)
+            worker.stop()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+        await worker.run()
+
+    asyncio.run(main())
+    logging.shutdown()
+    if threading.active_count() > 1:
+        # A sync handler that ignores cancellation still holds a thread; its task was
+        # released, so leave without waiting for it.
+        os._exit(0)
+    return 0
+
+
+@click.command()
+@dsn_option
+@click.argument("task_type")
+@click.option("--payload", default="{}", show_default=True, help="JSON object.")
+@click.option("--queue", default=None, help="Queue (default: 'default').")
+@click.option("--delay", default=None, help="Run after this long, e.g. 30s.")
+@click.option("--priority", default=None, type=int, help="-1000..1000, higher first.")
+@click.option("--idempotency-key", default=None, help="Same (queue, key) -> same task.")
+@click.option("--max-attempts", default=None, type=int)
+@click.option("--target-url", default=None, help="POST the task to this URL (HTTP target).")
+def enqueue(dsn, task_type, payload, queue, delay, priority, idempotency_key, max_attempts,
+            target_url) -> None:
+    """Put a task on a queue and print its id."""
+    import psycopg
+
+    from ..client import enqueue as do_enqueue
+
+    try:
+        options = dict(queue=queue, priority=priority, idempotency_key=idempotency_key,
+                       max_attempts=max_attempts, target_url=target_url,
+                       delay=parse_duration(delay) if delay else None)
+        url = resolve_dsn(dsn)
+        with psycopg.connect(url) as conn:
+            task_id = do_enqueue(conn, task_type, _json_object(payload), **options)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(task_id)
+
+
+@click.command("run")
+@click.argument("task_type")
+@click.option("--handlers", "-H", multiple=True, required=True, metavar="MODULE")
+@click.option("--payload", default="{}", show_default=True, help="JSON object.")
+def run_once(task_type, handlers, payload) -> None:
+    """Run one handler in-process, without the queue (for development)."""
+    from ..devrun import run_handler_once
+
+    registry = _load(handlers)
+    setup_logging("info")
+    ok, text = run_handler_once(registry, task_type, _json_object(payload))
+    click.echo(text)
+    sys.exit(0 if ok else 1)
+
+
+@click.command("tasks")
+@click.option("--handlers", "-H", multiple=True, required=True, metavar="MODULE")
+def list_tasks(handlers) -> None:
+    """List the task types the handler modules define."""
+    from rich.console import Console
+    from rich.table import Table
+
+    registry = _load(handlers)
+    table = Table("type", "title", "queue", "max attempts", "timeout", "description")
+    for name in registry.names():
+        d = registry.tasks[name]
+        table.add_row(d.name, d.title, d.queue, str(d.max_attempts or "queue default"),
+                      f"{d.timeout:g}s" if d.timeout else "-", d.description)
+    Console().print(table)
+
+
+def register(group: click.Group) -> None:
+    for command in (worker, enqueue, run_once, list_tasks):
+        group.add_command(command)

@@ -1,0 +1,117 @@
+"""Enqueue tasks from Python: on your own connection (inside your transaction) or a pool.
+
+    pgtask.enqueue(conn, "emails.send", {"to": "a@b.c"})             # psycopg / psycopg2
+    pgtask.enqueue(session, send_email, {"to": "a@b.c"}, delay=60)   # SQLAlchemy, a TaskDef
+    ids = pgtask.enqueue_many(pool, [("emails.send", {"to": x}) for x in addresses])
+    await pgtask.aenqueue(async_conn, "emails.send", {...})
+
+The task exists exactly when the caller's transaction commits. enqueue_many sends all tasks
+in one statement (parallel arrays), so 100,000 tasks are one round trip, not 100,000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from .models import validate_max_attempts, validate_name, validate_priority
+from .registry import TaskDef
+from .store import postgres
+from .store.base import EnqueueRequest
+
+TaskRef = str | TaskDef
+
+
+def make_request(task: TaskRef, payload: Mapping[str, Any] | None = None, *,
+                 queue: str | None = None, run_at: datetime | None = None,
+                 delay: float | timedelta | None = None, priority: int | None = None,
+                 idempotency_key: str | None = None, max_attempts: int | None = None,
+                 target_url: str | None = None) -> EnqueueRequest:
+    """Validate one task's options (defaults from its TaskDef) into an EnqueueRequest."""
+    definition = task if isinstance(task, TaskDef) else None
+    task_type = validate_name("task type", definition.name if definition else task)
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"payload must be a dict (a JSON object), got {type(payload).__name__}")
+    if run_at is not None and delay is not None:
+        raise ValueError("give run_at or delay, not both")
+    if run_at is not None and run_at.tzinfo is None:
+        raise ValueError("run_at must be timezone-aware (e.g. datetime.now(UTC))")
+    if isinstance(delay, (int, float)):
+        delay = timedelta(seconds=delay)
+    if delay is not None and delay < timedelta(0):
+        raise ValueError("delay must not be negative")
+    if target_url is not None and not target_url.startswith(("http://", "https://")):
+        raise ValueError("target_url must start with http:// or https://")
+    return EnqueueRequest(
+        task_type=task_type,
+        payload=dict(payload),
+        queue=validate_name("queue", queue or (definition.queue if definition else "default")),
+        run_at=run_at,
+        priority=validate_priority(priority if priority is not None
+                                   else (definition.priority if definition else 0)),
+        idempotency_key=idempotency_key,
+        max_attempts=validate_max_attempts(max_attempts if max_attempts is not None
+                                           else (definition.max_attempts if definition else None)),
+        target_url=target_url,
+        delay=delay,
+    )
+
+
+def _requests(items: Iterable[Any]) -> list[EnqueueRequest]:
+    """Accept EnqueueRequest, (task, payload) tuples, or dicts of make_request arguments."""
+    out = []
+    for item in items:
+        if isinstance(item, EnqueueRequest):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(make_request(**item))
+        else:
+            out.append(make_request(*item))
+    return out
+
+
+def _driver_connection(conn: Any) -> Any:
+    """The DB-API connection behind a psycopg/psycopg2 connection, pool or SQLAlchemy object."""
+    module = type(conn).__module__
+    if module.startswith("sqlalchemy"):
+        if hasattr(conn, "get_bind") and not hasattr(conn, "exec_driver_sql"):  # a Session
+            conn = conn.connection()
+        return conn.connection.driver_connection
+    return conn
+
+
+def enqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None = None,
+            **options: Any) -> int:
+    """Enqueue one task on `conn` (inside its open transaction); return the task id."""
+    return enqueue_many(conn, [make_request(task, payload, **options)])[0]
+
+
+def enqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
+    """Enqueue many tasks in one statement; return their ids in order."""
+    requests = _requests(items)
+    if type(conn).__module__.startswith("pymysql"):
+        from .store import mysql
+
+        return mysql.enqueue_on(conn, requests)
+    if hasattr(conn, "connection") and type(conn).__module__.startswith("psycopg_pool"):
+        with conn.connection() as pooled:
+            return postgres.enqueue_on(pooled, requests)
+    return postgres.enqueue_on(_driver_connection(conn), requests)
+
+
+async def aenqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None = None,
+                   **options: Any) -> int:
+    """enqueue() for psycopg.AsyncConnection or psycopg_pool.AsyncConnectionPool."""
+    return (await aenqueue_many(conn, [make_request(task, payload, **options)]))[0]
+
+
+async def aenqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
+    """enqueue_many() for psycopg.AsyncConnection or psycopg_pool.AsyncConnectionPool."""
+    requests = _requests(items)
+    if type(conn).__module__.startswith("psycopg_pool"):
+        async with conn.connection() as pooled:
+            return await postgres.aenqueue_on(pooled, requests)
+    return await postgres.aenqueue_on(conn, requests)

@@ -1,0 +1,101 @@
+"""Task definitions: @task("emails.send", ...) maps a task type to its handler and options."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .models import validate_max_attempts, validate_name, validate_priority
+
+ErrorHook = Callable[[Any, BaseException], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDef:
+    """One task type: its handler and the defaults its enqueues and runs use."""
+
+    name: str
+    handler: Callable[..., Any]
+    queue: str = "default"
+    max_attempts: int | None = None
+    timeout: float | None = None  # seconds; the run is cancelled and failed after this
+    priority: int = 0
+    title: str = ""
+    description: str = ""
+    is_async: bool = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Calling a task definition calls its handler directly (handy in tests)."""
+        return self.handler(*args, **kwargs)
+
+
+@dataclass
+class Registry:
+    """The task types a worker can run, and the hooks it calls when one fails."""
+
+    tasks: dict[str, TaskDef] = field(default_factory=dict)
+    error_hooks: list[ErrorHook] = field(default_factory=list)
+
+    def task(self, name: str, *, queue: str = "default", max_attempts: int | None = None,
+             timeout: float | None = None, priority: int = 0, title: str = "",
+             description: str = "") -> Callable[[Callable[..., Any]], TaskDef]:
+        """Register the decorated function (sync or async) as the handler of `name`."""
+        validate_name("task type", name)
+        validate_name("queue", queue)
+        validate_max_attempts(max_attempts)
+        validate_priority(priority)
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"task {name!r}: timeout must be positive seconds")
+
+        def decorate(func: Callable[..., Any]) -> TaskDef:
+            if name in self.tasks and self.tasks[name].handler is not func:
+                raise ValueError(f"task type {name!r} is already registered "
+                                 f"by {self.tasks[name].handler.__qualname__}")
+            doc = inspect.getdoc(func) or ""
+            definition = TaskDef(
+                name=name, handler=func, queue=queue, max_attempts=max_attempts,
+                timeout=timeout, priority=priority,
+                title=title or (doc.splitlines()[0] if doc else ""),
+                description=description or doc,
+                is_async=inspect.iscoroutinefunction(func),
+            )
+            self.tasks[name] = definition
+            return definition
+
+        return decorate
+
+    def on_error(self, hook: ErrorHook) -> ErrorHook:
+        """Register hook(task, exception), called whenever a handler fails (for monitoring)."""
+        self.error_hooks.append(hook)
+        return hook
+
+    def get(self, name: str) -> TaskDef | None:
+        return self.tasks.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self.tasks)
+
+
+default_registry = Registry()
+task = default_registry.task
+on_error = default_registry.on_error
+
+
+def load_handlers(modules: list[str], registry: Registry = default_registry) -> Registry:
+    """Import the handler modules (which register their tasks) and return the registry.
+
+    A module may also define its own `registry = pgtask.Registry()`; it is merged in.
+    """
+    for module_name in modules:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ImportError(f"cannot import handler module {module_name!r}: {exc}") from exc
+        own = getattr(module, "registry", None)
+        if isinstance(own, Registry) and own is not registry:
+            registry.tasks.update(own.tasks)
+            registry.error_hooks.extend(own.error_hooks)
+    return registry

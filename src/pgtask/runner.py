@@ -1,0 +1,301 @@
+"""The worker: wake -> claim a batch -> run -> buffer outcomes -> flush in one round trip.
+
+Around that loop: a LISTEN connection that wakes it (polling is the safety net), one
+heartbeat statement for every task in flight, periodic maintenance (rescue and prune), and a
+graceful shutdown that releases what it could not finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import psycopg
+
+from .context import TaskContext
+from .executor import Executor, StopReason
+from .listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
+from .registry import Registry
+from .retry import reconnect_delay
+from .store import ClaimedTask, LogLine, Outcome, Store, WorkerInfo, open_store
+
+log = logging.getLogger("pgtask.worker")
+DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
+Service = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class WorkerConfig:
+    queues: list[str] | None = None  # None: every queue
+    concurrency: int = 10
+    poll_interval: float = 1.0  # seconds between claims when idle (the safety net)
+    heartbeat_interval: float = 5.0
+    shutdown_timeout: float = 30.0
+    flush_delay: float = 0.0  # seconds to gather outcomes before a flush
+    retention: timedelta | None = timedelta(days=7)
+    maintenance_interval: float = 30.0
+    listen: bool = True
+    services: list[Service] = field(default_factory=list)  # extra background loops
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.poll_interval <= 0 or self.heartbeat_interval <= 0:
+            raise ValueError("poll and heartbeat intervals must be positive")
+        if self.shutdown_timeout < 0:
+            raise ValueError("shutdown timeout must not be negative")
+
+
+@dataclass(slots=True)
+class _Running:
+    claimed: ClaimedTask
+    ctx: TaskContext
+    job: asyncio.Task
+
+
+class Worker:
+    """One worker process's runtime. `await worker.run()`; `worker.stop()` to shut down."""
+
+    def __init__(self, dsn: str, registry: Registry, config: WorkerConfig | None = None) -> None:
+        self.dsn = dsn
+        self.registry = registry
+        self.config = config or WorkerConfig()
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.store: Store | None = None
+        self._executor = Executor(registry, threads=self.config.concurrency)
+        self._running: dict[int, _Running] = {}
+        self._stop_reason: dict[int, StopReason] = {}
+        self._outcomes: list[Outcome] = []
+        self._logs: list[LogLine] = []
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._flush_wanted = asyncio.Event()
+        self._beat_now = asyncio.Event()
+        self._background: list[asyncio.Task] = []
+        self.claimed_total = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        if not self.registry.tasks:
+            raise ValueError("this worker has no task handlers: pass --handlers MODULE")
+        self.store = await open_store(self.dsn, max_size=4)
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self.store.register_worker(self._info())
+            log.info("worker %s started: %d slots, queues %s, task types %s", self.id,
+                     self.config.concurrency, self.config.queues or "all",
+                     ", ".join(self.registry.names()))
+            self._start_background()
+            await self._claim_loop()
+            await self._drain()
+        finally:
+            for task in self._background:
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            await self._final_flush()
+            try:
+                await self.store.deregister_worker(self.id)
+            except DB_ERRORS as exc:
+                log.warning("could not deregister worker %s: %s", self.id, exc)
+            await self.store.close()
+            self._executor.close()
+            log.info("worker %s stopped", self.id)
+
+    def stop(self) -> None:
+        """Stop claiming, finish or release what runs, then return from run()."""
+        if not self._stopping.is_set():
+            log.info("worker %s stopping: waiting up to %gs for %d task(s)", self.id,
+                     self.config.shutdown_timeout, len(self._running))
+        self._stopping.set()
+        self._wake.set()
+        self._slot_freed.set()
+
+    def _info(self) -> WorkerInfo:
+        return WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.config.queues,
+                          self.registry.names(), self.config.concurrency)
+
+    def _start_background(self) -> None:
+        loops = [self._flush_loop(), self._heartbeat_loop(), self._maintenance_loop()]
+        if self.config.listen and self.store.supports_notify:
+            listener = Listener(self.store, [TASKS_CHANNEL, CANCEL_CHANNEL],
+                                self._on_notify, self._wake.set)
+            loops.append(listener.run(self._stopping))
+        loops += [service(self._stopping) for service in self.config.services]
+        self._background = [asyncio.create_task(c) for c in loops]
+
+    # -- claiming ----------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        failures = 0
+        types = self.registry.names()
+        while not self._stopping.is_set():
+            free = self.config.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            self._wake.clear()  # before the claim: a wake-up during it is not lost
+            try:
+                claimed = await self.store.claim(self.config.queues, self.id, free, types)
+                failures = 0
+            except DB_ERRORS as exc:
+                delay = reconnect_delay(failures, cap=5.0)
+                failures += 1
+                log.warning("claim failed (%s: %s); retrying in %.2fs", type(exc).__name__,
+                            str(exc).strip().splitlines()[0] if str(exc).strip() else "", delay)
+                await self._sleep(delay)
+                continue
+            for task in claimed:
+                self._start(task)
+            if len(claimed) < free:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait for a notification, a free slot after a full claim, or the poll interval."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+        except TimeoutError:
+            pass
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def _on_notify(self, channel: str, payload: str) -> None:
+        if channel == CANCEL_CHANNEL:
+            self._take_away(int(payload), "cancelled")
+        elif self.config.queues is None or payload in self.config.queues:
+            self._wake.set()
+
+    # -- running -----------------------------------------------------------------------
+
+    def _start(self, claimed: ClaimedTask) -> None:
+        self.claimed_total += 1
+        ctx = TaskContext(claimed, self._loop, heartbeat=self._beat_now.set)
+        job = asyncio.create_task(self._run_one(claimed, ctx))
+        self._running[claimed.id] = _Running(claimed, ctx, job)
+
+    async def _run_one(self, claimed: ClaimedTask, ctx: TaskContext) -> None:
+        try:
+            outcome = await self._executor.run(claimed, ctx, self._stop_reason)
+        finally:
+            self._running.pop(claimed.id, None)
+            self._slot_freed.set()
+        if ctx.logger.lines:
+            self._logs.extend(ctx.logger.lines)
+        if outcome is not None:
+            self._outcomes.append(outcome)
+        self._flush_wanted.set()
+        if len(self._running) < self.config.concurrency:
+            self._wake.set()
+
+    def _take_away(self, task_id: int, reason: StopReason) -> None:
+        running = self._running.get(task_id)
+        if running is None:
+            return
+        log.warning("task %s (%s): %s; stopping its handler", task_id,
+                    running.claimed.task_type,
+                    "cancelled" if reason == "cancelled" else "lease lost, result will be discarded")
+        self._stop_reason[task_id] = reason
+        running.ctx.cancel()
+        running.job.cancel()
+
+    # -- flushing, heartbeats, maintenance ----------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        failures = 0
+        while True:
+            await self._flush_wanted.wait()
+            if self.config.flush_delay:
+                await asyncio.sleep(self.config.flush_delay)
+            self._flush_wanted.clear()
+            try:
+                await self._flush()
+                failures = 0
+            except DB_ERRORS as exc:
+                delay = reconnect_delay(failures, cap=5.0)
+                failures += 1
+                log.warning("recording outcomes failed (%s); retrying in %.2fs",
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                self._flush_wanted.set()
+
+    async def _flush(self) -> None:
+        outcomes, self._outcomes = self._outcomes, []
+        logs, self._logs = self._logs, []
+        if not outcomes and not logs:
+            return
+        try:
+            applied = await self.store.finish(outcomes, logs)
+        except BaseException:
+            self._outcomes[:0] = outcomes  # keep them for the next try
+            self._logs[:0] = logs
+            raise
+        for outcome in outcomes:
+            if outcome.id not in applied:
+                log.warning("task %s: lease was lost before its %s outcome was recorded; "
+                            "the late result is discarded", outcome.id, outcome.kind)
+
+    async def _final_flush(self) -> None:
+        for attempt in range(5):
+            try:
+                await self._flush()
+                return
+            except DB_ERRORS as exc:
+                log.warning("final flush failed (%s)", type(exc).__name__)
+                await asyncio.sleep(reconnect_delay(attempt, cap=2.0))
+        if self._outcomes:
+            log.error("%d outcome(s) could not be recorded; their leases will expire and the "
+                      "tasks will run again", len(self._outcomes))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._beat_now.wait(), self.config.heartbeat_interval)
+            except TimeoutError:
+                pass
+            self._beat_now.clear()
+            held = [(r.claimed.id, r.claimed.lease_token) for r in self._running.values()]
+            try:
+                lost = await self.store.heartbeat(self.id, held)
+            except DB_ERRORS as exc:
+                log.warning("heartbeat failed (%s)", type(exc).__name__)
+                continue
+            for task_id in lost:
+                self._take_away(task_id, "lost")
+
+    async def _maintenance_loop(self) -> None:
+        while True:
+            try:
+                await self.store.maintain(self.config.retention)
+            except DB_ERRORS as exc:
+                log.warning("maintenance failed (%s)", type(exc).__name__)
+            await asyncio.sleep(self.config.maintenance_interval)
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        jobs = [r.job for r in self._running.values()]
+        if jobs:
+            await asyncio.wait(jobs, timeout=self.config.shutdown_timeout)
+        leftover = list(self._running)
+        if leftover:
+            log.warning("releasing %d unfinished task(s) back to their queues", len(leftover))
+        for task_id in leftover:
+            self._stop_reason[task_id] = "shutdown"
+            running = self._running[task_id]
+            running.ctx.cancel()
+            running.job.cancel()
+        remaining = [r.job for r in self._running.values()]
+        if remaining:
+            await asyncio.wait(remaining, timeout=5)
