@@ -8,7 +8,7 @@ transaction, so no lock outlives the statement that took it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from uuid import UUID
 
@@ -73,13 +73,20 @@ def _enqueue_args(requests: Sequence[EnqueueRequest]) -> tuple[list, ...]:
     )
 
 
+def _first_column(rows: list) -> list:
+    """Column one of each row, whatever row factory the caller's connection uses."""
+    if rows and isinstance(rows[0], Mapping):
+        return [next(iter(row.values())) for row in rows]
+    return [row[0] for row in rows]
+
+
 def enqueue_on(conn: psycopg.Connection, requests: Sequence[EnqueueRequest]) -> list[int]:
     """Enqueue on the caller's own connection, inside whatever transaction it has open."""
     if not requests:
         return []
     with conn.cursor() as cur:
         cur.execute(ENQUEUE_MANY, _enqueue_args(requests))
-        return [row[0] for row in cur.fetchall()]
+        return _first_column(cur.fetchall())
 
 
 async def aenqueue_on(conn: psycopg.AsyncConnection,
@@ -89,7 +96,7 @@ async def aenqueue_on(conn: psycopg.AsyncConnection,
         return []
     async with conn.cursor() as cur:
         await cur.execute(ENQUEUE_MANY, _enqueue_args(requests))
-        return [row[0] for row in await cur.fetchall()]
+        return _first_column(await cur.fetchall())
 
 
 class PostgresListener:
