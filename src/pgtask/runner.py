@@ -241,6 +241,9 @@ class Worker:
             self._outcomes[:0] = outcomes  # keep them for the next try
             self._logs[:0] = logs
             raise
+        due = getattr(self.store, "next_due_in", None)
+        if due is not None and due < self.config.poll_interval:
+            asyncio.get_running_loop().call_later(max(0.0, due), self._wake.set)
         for outcome in outcomes:
             if outcome.id not in applied:
                 log.warning("task %s: lease was lost before its %s outcome was recorded; "

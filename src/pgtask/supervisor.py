@@ -17,6 +17,16 @@ from .retry import reconnect_delay
 log = logging.getLogger("pgtask.supervisor")
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the supervisor dies, even by SIGKILL (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: children outlive a killed supervisor, leases recover their tasks
+
+
 class Supervisor:
     def __init__(self, child_args: list[str], processes: int) -> None:
         self.command = [sys.executable, "-m", "pgtask", *child_args, "--processes", "1"]
@@ -26,7 +36,7 @@ class Supervisor:
         self.signals = 0
 
     def _spawn(self, slot: int) -> None:
-        self.children[slot] = subprocess.Popen(self.command)
+        self.children[slot] = subprocess.Popen(self.command, preexec_fn=_die_with_parent)
         log.info("started worker process %d (pid %d)", slot, self.children[slot].pid)
 
     def _forward(self, signum: int, _frame) -> None:

@@ -51,9 +51,14 @@ class WorkerProcess:
         return Path(self.log_file.name).read_text(errors="replace")
 
     def stop(self) -> None:
+        """Graceful first (a supervisor takes its children down with it), then forceful."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
         self.log_file.close()
 
 

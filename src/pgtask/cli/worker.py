@@ -190,6 +190,22 @@ def list_tasks(handlers) -> None:
     Console().print(table)
 
 
+
+
+@click.command()
+@dsn_option
+@click.option("--tasks", "total", default=3000, show_default=True, type=click.IntRange(1, 1_000_000))
+def demo(dsn, total) -> None:
+    """Migrate, enqueue demo tasks, run a worker until they drain, print a summary."""
+    from ..demo import run_demo
+    from ..store.migrate import migrate as run_migrations
+
+    setup_logging("error")
+    url = resolve_dsn(dsn)
+    click.echo(run_migrations(url).describe() + f" on {redact_dsn(url)}")
+    run_demo(url, total)
+
+
 def register(group: click.Group) -> None:
-    for command in (worker, enqueue, run_once, list_tasks):
+    for command in (worker, enqueue, run_once, list_tasks, demo):
         group.add_command(command)

@@ -40,6 +40,11 @@ select f.id from pgtask.finish_tasks(%s::bigint[], %s::uuid[], %s::text[], %s::j
 APPEND_LOGS = """
 select pgtask.append_logs(%s::bigint[], %s::integer[], %s::timestamptz[], %s::text[], %s::text[])
 """
+# When the earliest of the tasks just sent back to the queue is due (seconds from now).
+NEXT_DUE = """
+select extract(epoch from min(t.run_at) - now()) from pgtask.tasks t
+ where t.id = any(%s::bigint[]) and t.state = 'queued'
+"""
 HEARTBEAT = "select h from pgtask.heartbeat(%s, %s::bigint[], %s::uuid[]) h"
 REGISTER = "select pgtask.register_worker(%s, %s, %s, %s::text[], %s::text[], %s)"
 DEREGISTER = "select pgtask.deregister_worker(%s)"
@@ -53,7 +58,8 @@ select id from pgtask.enqueue_tasks(
   array(select coalesce(x.run_at, now() + x.delay)
           from unnest(%s::timestamptz[], %s::interval[]) with ordinality as x(run_at, delay, n)
          order by x.n),
-  %s::integer[], %s::text[], %s::integer[], %s::text[]) id
+  %s::integer[], %s::text[], %s::integer[], %s::text[],
+  %s::text[]::jsonb[], %s::text[]::jsonb[]) id
 """
 PING = "select 1"
 
@@ -70,7 +76,16 @@ def _enqueue_args(requests: Sequence[EnqueueRequest]) -> tuple[list, ...]:
         [r.idempotency_key for r in requests],
         [r.max_attempts for r in requests],
         [r.target_url for r in requests],
+        _json_column([r.on_success for r in requests]),
+        _json_column([r.on_failure for r in requests]),
     )
+
+
+def _json_column(values: list) -> list | None:
+    """JSON text per row, or None for the whole column when no row has a value."""
+    if all(v is None for v in values):
+        return None
+    return [None if v is None else json.dumps(v, separators=(",", ":")) for v in values]
 
 
 def _first_column(rows: list) -> list:
@@ -141,11 +156,15 @@ class PostgresStore:
 
     backend = "postgres"
     supports_notify = True
+    next_due_in: float | None = None
 
     def __init__(self, dsn: str, *, max_size: int = 4) -> None:
         self.dsn = dsn
+        # A short checkout timeout: while the server is away, calls fail within seconds
+        # (and the runner backs off and retries) instead of queueing behind the pool.
         self._pool = AsyncConnectionPool(
-            dsn, min_size=1, max_size=max_size, open=False, kwargs={"autocommit": True}
+            dsn, min_size=1, max_size=max_size, open=False, timeout=5.0,
+            kwargs={"autocommit": True},
         )
 
     async def open(self, timeout: float = 15.0) -> None:
@@ -167,8 +186,16 @@ class PostgresStore:
             return [ClaimedTask(*row) for row in await cur.fetchall()]
 
     async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> set[int]:
+        """Record outcomes and logs in one round trip (a pipeline); return the ids still held.
+
+        Also sets `next_due_in`: seconds until the earliest retried or snoozed task is due
+        (None when there is none), so the runner can wake for it instead of waiting for
+        its next poll: a requeue sends no NOTIFY.
+        """
+        self.next_due_in = None
         if not outcomes and not logs:
             return set()
+        requeued = [o.id for o in outcomes if o.kind in ("failed", "snoozed")]
         async with self._pool.connection() as conn:
             async with conn.pipeline():
                 if logs:
@@ -182,7 +209,12 @@ class PostgresStore:
                     [o.kind for o in outcomes],
                     [None if o.result is None else Jsonb(o.result) for o in outcomes],
                     [o.error for o in outcomes], [o.delay for o in outcomes]))
-            return {row[0] for row in await cur.fetchall()}
+                due = await conn.execute(NEXT_DUE, (requeued,)) if requeued else None
+            applied = {row[0] for row in await cur.fetchall()}
+            if due is not None:
+                seconds = (await due.fetchone())[0]
+                self.next_due_in = None if seconds is None else float(seconds)
+            return applied
 
     async def heartbeat(self, worker_id: str, held: Sequence[tuple[int, UUID]]) -> set[int]:
         async with self._pool.connection() as conn:
