@@ -8,29 +8,35 @@
 -- The roles cannot log in; grant them to your login roles ("grant pgtask_app to myapp").
 -- Every pgtask function is SECURITY DEFINER, so these roles need no table privileges.
 
+-- Roles belong to the whole cluster: another database's run of this script may create
+-- them at the same moment, which is fine.
 do $$
+declare
+  _role text;
 begin
-  if not exists (select 1 from pg_roles where rolname = 'pgtask_app') then
-    create role pgtask_app nologin;
-  end if;
-  if not exists (select 1 from pg_roles where rolname = 'pgtask_worker') then
-    create role pgtask_worker nologin;
-  end if;
-  if not exists (select 1 from pg_roles where rolname = 'pgtask_owner') then
-    create role pgtask_owner nologin;
-  end if;
+  foreach _role in array array['pgtask_app', 'pgtask_worker', 'pgtask_owner'] loop
+    if not exists (select 1 from pg_roles where rolname = _role) then
+      begin
+        execute format('create role %I nologin', _role);
+      exception when duplicate_object or unique_violation then
+        null;  -- created meanwhile by a concurrent run
+      end;
+    end if;
+  end loop;
 end
 $$;
 
 grant usage on schema pgtask to pgtask_app, pgtask_worker, pgtask_owner;
 
 grant execute on function
-  pgtask.enqueue_task(text, jsonb, text, timestamptz, integer, text, integer, text),
-  pgtask.enqueue_tasks(text[], jsonb[], text[], timestamptz[], integer[], text[], integer[], text[])
+  pgtask.enqueue_task(text, jsonb, text, timestamptz, integer, text, integer, text, jsonb, jsonb),
+  pgtask.enqueue_tasks(text[], jsonb[], text[], timestamptz[], integer[], text[], integer[], text[],
+                       jsonb[], jsonb[]),
+  pgtask.enqueue_group(jsonb, jsonb, timestamptz)
   to pgtask_app, pgtask_worker;
 
 grant execute on function
-  pgtask.claim_task(text[], text, integer, text[], timestamptz),
+  pgtask.claim_task(text[], text, integer, text[], timestamptz, boolean),
   pgtask.finish_tasks(bigint[], uuid[], text[], jsonb[], text[], interval[], timestamptz),
   pgtask.complete_task(bigint, uuid, jsonb, timestamptz),
   pgtask.complete_tasks(bigint[], uuid[], jsonb[], timestamptz),
@@ -41,10 +47,19 @@ grant execute on function
   pgtask.deregister_worker(text),
   pgtask.rescue_tasks(timestamptz),
   pgtask.prune(interval, timestamptz),
-  pgtask.append_logs(bigint[], integer[], timestamptz[], text[], text[])
+  pgtask.append_logs(bigint[], integer[], timestamptz[], text[], text[]),
+  pgtask.record_http_attempts(bigint[], integer[], interval[], integer[], double precision[],
+                              text[], text[], timestamptz),
+  pgtask.set_dispatch_rates(text[], double precision[], timestamptz),
+  pgtask.dispatch_policies(text[], timestamptz),
+  pgtask.add_schedule(text, text, text, interval, text, jsonb, text, integer, integer, integer,
+                      interval, boolean, timestamptz),
+  pgtask.fire_schedule(text, timestamptz[], timestamptz, timestamptz),
+  pgtask.follow_done(text, integer)
   to pgtask_worker;
--- Workers read queue policy and task rows (to run them) but change nothing directly.
-grant select on pgtask.queues, pgtask.tasks to pgtask_worker;
+-- Workers read queue policy, task rows (to run them) and schedules (the scheduler among them
+-- computes fire times) but change nothing directly; done_tasks is the finished-task record.
+grant select on pgtask.queues, pgtask.tasks, pgtask.schedules, pgtask.done_tasks to pgtask_worker;
 
 grant all on all tables in schema pgtask to pgtask_owner;
 grant all on all sequences in schema pgtask to pgtask_owner;

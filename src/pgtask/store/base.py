@@ -77,6 +77,10 @@ class EnqueueRequest:
     max_attempts: int | None = None
     target_url: str | None = None
     delay: timedelta | None = None  # run_at = database now() + delay (when run_at is None)
+    # Follow-up tasks (lists of pgtask.chains.follow_up objects): enqueued when this one
+    # succeeds (given its result), or when it ends dead.
+    on_success: list[dict[str, Any]] | None = None
+    on_failure: list[dict[str, Any]] | None = None
 
 
 class Store(Protocol):
@@ -88,7 +92,9 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def claim(self, queues: Sequence[str] | None, worker_id: str, batch: int,
-                    task_types: Sequence[str] | None) -> list[ClaimedTask]: ...
+                    task_types: Sequence[str] | None,
+                    with_targets: bool = False) -> list[ClaimedTask]:
+        """Lease up to `batch` tasks; with_targets also takes HTTP-target tasks of any type."""
 
     async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> set[int]:
         """Record outcomes (and log lines) in one round trip; return the ids still held."""

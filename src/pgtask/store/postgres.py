@@ -30,7 +30,7 @@ CLAIM = """
 select c.id, c.queue, c.task_type, c.payload, c.attempt,
        coalesce(c.max_attempts, q.max_attempts) as max_attempts,
        c.lease_token, c.run_at, c.created_at, c.attempted_at, c.idempotency_key, c.target_url
-  from pgtask.claim_task(%s::text[], %s, %s, %s::text[]) c
+  from pgtask.claim_task(%s::text[], %s, %s, %s::text[], null, %s) c
   join pgtask.queues q on q.name = c.queue
 """
 FINISH = """
@@ -180,9 +180,10 @@ class PostgresStore:
     def listener(self, channels: Sequence[str]) -> PostgresListener:
         return PostgresListener(self.dsn, channels)
 
-    async def claim(self, queues, worker_id, batch, task_types) -> list[ClaimedTask]:
+    async def claim(self, queues, worker_id, batch, task_types,
+                    with_targets: bool = False) -> list[ClaimedTask]:
         async with self._pool.connection() as conn:
-            cur = await conn.execute(CLAIM, (queues, worker_id, batch, task_types))
+            cur = await conn.execute(CLAIM, (queues, worker_id, batch, task_types, with_targets))
             return [ClaimedTask(*row) for row in await cur.fetchall()]
 
     async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> set[int]:
