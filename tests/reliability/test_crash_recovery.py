@@ -118,3 +118,25 @@ def test_terminated_listen_backend_reconnects_and_claims_at_once(conn, spawn):
     later = pgtask.enqueue(conn, "chaos.run", {"do": "ok"})
     wait_until(lambda: conn.execute("select 1 from pgtask.task_history where id = %s",
                                     (later,)).fetchone(), timeout=5, message="NOTIFY works again")
+
+
+def test_half_open_listen_connection_is_detected_and_replaced(conn, spawn):
+    """A frozen server backend (SIGSTOP) looks like a half-open socket: no error, no answer."""
+    import os
+
+    worker = spawn("--poll-interval", "60")
+    find = ("select pid from pg_stat_activity where application_name = 'pgtask-listener' "
+            "and datname = current_database()")
+    frozen = wait_until(lambda: conn.execute(find).fetchone(), timeout=20)["pid"]
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        replaced = wait_until(
+            lambda: (row := conn.execute(find + " and pid <> %s", (frozen,)).fetchone()) and row,
+            timeout=20, message="a new LISTEN connection")
+        assert replaced["pid"] != frozen
+        task_id = pgtask.enqueue(conn, "chaos.run", {"do": "ok"})
+        wait_until(lambda: conn.execute("select 1 from pgtask.task_history where id = %s",
+                                        (task_id,)).fetchone(), timeout=10)
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+    assert "LISTEN connection lost" in worker.log()
