@@ -80,6 +80,8 @@ class Worker:
         self._beat_now = asyncio.Event()
         self._background: list[asyncio.Task] = []
         self.claimed_total = 0
+        self._waiting = False  # mirrors pgtask.workers.waiting
+        self._full_since: float | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -88,6 +90,7 @@ class Worker:
             raise ValueError("this worker has no task handlers: pass --handlers MODULE")
         self.store = await open_store(self.dsn, max_size=4)
         self._loop = asyncio.get_running_loop()
+        self._notify_on = self.config.listen and self.store.supports_notify
         try:
             await self.store.register_worker(self._info())
             log.info("worker %s started: %d slots, queues %s, task types %s", self.id,
@@ -156,7 +159,35 @@ class Worker:
             for task in claimed:
                 self._start(task)
             if len(claimed) < free:
+                if await self._mark_waiting(True):
+                    continue  # claim once more: a task inserted just before the mark woke nobody
                 await self._idle()
+            elif self._waiting:
+                await self._mark_waiting(False)
+
+    async def _mark_waiting(self, waiting: bool) -> bool:
+        """Tell the database whether NOTIFY should wake this worker; True if that changed.
+
+        Going busy waits until claims have come back full for a second, so a worker near
+        its capacity does not flip the flag (a write) on every claim.
+        """
+        now = self._loop.time()
+        if not waiting:
+            if self._full_since is None:
+                self._full_since = now
+            if now - self._full_since < 1.0:
+                return False
+        self._full_since = None
+        if waiting == self._waiting or not self._notify_on:
+            return False
+        try:
+            await self.store.set_worker_waiting(self.id, waiting)
+        except DB_ERRORS as exc:
+            log.warning("could not mark worker %s: %s", "waiting" if waiting else "busy",
+                        type(exc).__name__)
+            return False
+        self._waiting = waiting
+        return True
 
     async def _idle(self) -> None:
         """Wait for a notification, a free slot after a full claim, or the poll interval."""

@@ -106,6 +106,9 @@ class Store(Protocol):
 
     async def deregister_worker(self, worker_id: str) -> None: ...
 
+    async def set_worker_waiting(self, worker_id: str, waiting: bool) -> None:
+        """Whether this worker sleeps until woken (only waiting workers are sent NOTIFY)."""
+
     async def maintain(self, retention: timedelta | None) -> None:
         """Rescue expired leases and prune history older than `retention` (if given)."""
 

@@ -48,6 +48,7 @@ select extract(epoch from min(t.run_at) - now()) from pgtask.tasks t
 HEARTBEAT = "select h from pgtask.heartbeat(%s, %s::bigint[], %s::uuid[]) h"
 REGISTER = "select pgtask.register_worker(%s, %s, %s, %s::text[], %s::text[], %s)"
 DEREGISTER = "select pgtask.deregister_worker(%s)"
+SET_WAITING = "select pgtask.set_worker_waiting(%s, %s)"
 TRY_MAINTENANCE_LOCK = "select pg_try_advisory_xact_lock(%s)"
 RESCUE = "select pgtask.rescue_tasks()"
 PRUNE = "select pgtask.prune(%s)"
@@ -227,6 +228,10 @@ class PostgresStore:
         async with self._pool.connection() as conn:
             await conn.execute(REGISTER, (info.id, info.host, info.pid, info.queues,
                                           info.task_types, info.concurrency))
+
+    async def set_worker_waiting(self, worker_id: str, waiting: bool) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(SET_WAITING, (worker_id, waiting))
 
     async def deregister_worker(self, worker_id: str) -> None:
         async with self._pool.connection() as conn:
