@@ -1,120 +1,107 @@
 """Read-only queries for `pgtask top`, `ls`, `show` and `stats`.
 
-One `top` refresh is the four statements below, sent in one pipeline inside one read-only
-REPEATABLE READ transaction, so every number in a frame comes from the same instant.
-Costs (measured by bench/top_refresh.py): QUEUES and the hot half of RECENT scan
-pgtask.tasks, which the design keeps small; the history half of RECENT is a range scan of
-task_history_finished_at over the last five minutes; dead tasks use the small partial index
-task_history_dead; WORKERS and HEALTH read a handful of rows.
+One `top` refresh is the statements of TOP_QUERIES, sent in one pipeline inside one
+read-only REPEATABLE READ transaction, so every number in a frame comes from the same
+instant. Their cost does not grow with history: QUEUES scans pgtask.tasks (which the design
+keeps small) and a short range of the partial index task_history_dead; EVENTS reads only the
+history rows finished since the previous refresh (a range of task_history_finished_at; the
+console keeps the last five minutes, see console/window.py); WORKERS and HEALTH read a few
+rows. bench/top_refresh.py measures it.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 # Every query takes %(now)s: null means the database clock; tests pass a fixed instant.
-_CLOCK = "clock as (select coalesce(%(now)s::timestamptz, pg_catalog.now()) as now)"
+# The expression is written out where it is used (not read from a CTE) so that the planner
+# sees its value and estimates "finished in the last 5 minutes" from the histogram: hidden
+# in a CTE it guessed a third of history, and the inflated cost set off a 3-second JIT
+# compilation. JIT is off for the snapshot anyway: small queries every second never repay it.
+NOW = "coalesce(%(now)s::timestamptz, pg_catalog.now())"
+# Windows over finished work end one second back, so that a finish committed just after a
+# refresh (its finished_at is its transaction's start) is still read by the next one.
+UNTIL = f"({NOW} - interval '1 second')"
 
-SNAPSHOT_TRANSACTION = "set transaction isolation level repeatable read, read only"
+SNAPSHOT_TRANSACTION = ("set transaction isolation level repeatable read, read only",
+                        "set local jit = off")
 
-TOP_CLOCK = "select coalesce(%(now)s::timestamptz, pg_catalog.now()) as at"
+TOP_CLOCK = f"select {NOW} as at, {UNTIL} as until"
 
+# Failed attempts of tasks that will retry are entries of the hot rows' `errors` arrays.
 TOP_QUEUES = f"""
-with {_CLOCK},
-hot as (
+with hot as (
   select t.queue,
-         count(*) filter (where t.state = 'queued' and t.run_at <= c.now) as queued,
-         count(*) filter (where t.state = 'queued' and t.run_at > c.now) as scheduled,
+         count(*) filter (where t.state = 'queued' and t.run_at <= {NOW}) as queued,
+         count(*) filter (where t.state = 'queued' and t.run_at > {NOW}) as scheduled,
          count(*) filter (where t.state = 'running') as running,
-         min(t.run_at) filter (where t.state = 'queued' and t.run_at <= c.now) as oldest_ready
-    from pgtask.tasks t, clock c
+         min(t.run_at) filter (where t.state = 'queued' and t.run_at <= {NOW}) as oldest_ready
+    from pgtask.tasks t
    group by t.queue
+),
+retrying as (
+  select t.queue,
+         count(*) filter (where e.at > {UNTIL} - interval '10 seconds') as failed_10s,
+         count(*) filter (where e.at > {UNTIL} - interval '1 minute') as failed_1m,
+         count(*) as failed_5m
+    from pgtask.tasks t,
+         lateral (select (x->>'at')::timestamptz as at from jsonb_array_elements(t.errors) x) e
+   where t.errors <> '[]' and e.at > {UNTIL} - interval '5 minutes' and e.at <= {UNTIL}
+   group by t.queue
+),
+dead as (
+  select h.queue, count(*) as dead_1h
+    from pgtask.task_history h
+   where h.state = 'dead' and h.finished_at > {NOW} - interval '1 hour'
+   group by h.queue
 )
 select q.name, q.paused, q.concurrency_limit, q.rate_limit, q.rate_burst, q.target_url,
        coalesce(h.queued, 0) as queued, coalesce(h.scheduled, 0) as scheduled,
        coalesce(h.running, 0) as running,
-       extract(epoch from c.now - h.oldest_ready)::float8 as lag
-  from pgtask.queues q cross join clock c left join hot h on h.queue = q.name
+       extract(epoch from {NOW} - h.oldest_ready)::float8 as lag,
+       coalesce(r.failed_10s, 0) as failed_10s, coalesce(r.failed_1m, 0) as failed_1m,
+       coalesce(r.failed_5m, 0) as failed_5m, coalesce(d.dead_1h, 0) as dead_1h
+  from pgtask.queues q
+  left join hot h on h.queue = q.name
+  left join retrying r on r.queue = q.name
+  left join dead d on d.queue = q.name
  order by q.name
 """
 
-# Failed attempts are the entries of the `errors` arrays (each has an "at"), whether the
-# task was retried (still in tasks) or finished since (in history).
-TOP_RECENT = f"""
-with {_CLOCK},
-recent as materialized (
+# What finished in (since, until], as (kind, queue, at, n, wait) rows: completions and failed
+# attempts per queue and second, and each pickup latency (claim - run_at) of the last minute;
+# plus, read afresh each time, the pickup latency of every task running now.
+TOP_EVENTS = f"""
+with recent as materialized (
   select h.queue, h.state, h.finished_at, h.attempted_at, h.run_at, h.errors
-    from pgtask.task_history h, clock c
-   where h.finished_at > c.now - interval '5 minutes' and h.finished_at <= c.now
-),
-done as (
-  select r.queue,
-         count(*) filter (where r.finished_at > c.now - interval '10 seconds') as completed_10s,
-         count(*) filter (where r.finished_at > c.now - interval '1 minute') as completed_1m,
-         count(*) as completed_5m
-    from recent r, clock c
-   where r.state = 'succeeded'
-   group by r.queue
-),
-seconds as (
-  select r.queue, floor(extract(epoch from c.now - r.finished_at))::int as ago, count(*) as n
-    from recent r, clock c
-   where r.state = 'succeeded' and r.finished_at > c.now - interval '60 seconds'
-   group by 1, 2
-),
-sparks as (
-  select s.queue, jsonb_object_agg(s.ago, s.n) as per_second from seconds s group by s.queue
-),
-failures as (
-  select r.queue, (e->>'at')::timestamptz as at
-    from recent r, jsonb_array_elements(r.errors) e where r.errors <> '[]'
-  union all
-  select t.queue, (e->>'at')::timestamptz
-    from pgtask.tasks t, jsonb_array_elements(t.errors) e where t.errors <> '[]'
-),
-failed as (
-  select f.queue,
-         count(*) filter (where f.at > c.now - interval '10 seconds') as failed_10s,
-         count(*) filter (where f.at > c.now - interval '1 minute') as failed_1m,
-         count(*) as failed_5m
-    from failures f, clock c
-   where f.at > c.now - interval '5 minutes' and f.at <= c.now
-   group by f.queue
-),
-pickups as (
-  select r.queue, extract(epoch from r.attempted_at - r.run_at)::float8 as wait
-    from recent r, clock c where r.attempted_at > c.now - interval '1 minute'
-  union all
-  select t.queue, extract(epoch from t.attempted_at - t.run_at)::float8
-    from pgtask.tasks t, clock c
-   where t.state = 'running' and t.attempted_at > c.now - interval '1 minute'
-),
-latency as (
-  select p.queue, percentile_cont(array[0.5, 0.95, 0.99]) within group (order by p.wait) as p
-    from pickups p group by p.queue
-),
-dead as (
-  select h.queue, count(*) as dead_1h
-    from pgtask.task_history h, clock c
-   where h.state = 'dead' and h.finished_at > c.now - interval '1 hour'
-   group by h.queue
+    from pgtask.task_history h
+   where h.finished_at > greatest(%(since)s::timestamptz, {UNTIL} - interval '5 minutes')
+     and h.finished_at <= {UNTIL}
 )
-select q.name,
-       coalesce(d.completed_10s, 0) as completed_10s, coalesce(d.completed_1m, 0) as completed_1m,
-       coalesce(d.completed_5m, 0) as completed_5m,
-       coalesce(f.failed_10s, 0) as failed_10s, coalesce(f.failed_1m, 0) as failed_1m,
-       coalesce(f.failed_5m, 0) as failed_5m,
-       coalesce(x.dead_1h, 0) as dead_1h, l.p as pickup, s.per_second
-  from pgtask.queues q
-  left join done d on d.queue = q.name
-  left join failed f on f.queue = q.name
-  left join latency l on l.queue = q.name
-  left join dead x on x.queue = q.name
-  left join sparks s on s.queue = q.name
- order by q.name
+select 'done' as kind, r.queue, floor(extract(epoch from r.finished_at))::float8 as at,
+       count(*) as n, null::float8 as wait
+  from recent r where r.state = 'succeeded'
+ group by r.queue, 3
+union all
+select 'failed', r.queue, floor(extract(epoch from e.at))::float8, count(*), null
+  from recent r,
+       lateral (select (x->>'at')::timestamptz as at from jsonb_array_elements(r.errors) x) e
+ where r.errors <> '[]' and e.at > {UNTIL} - interval '5 minutes'
+ group by r.queue, 3
+union all
+select 'pickup', r.queue, extract(epoch from r.attempted_at)::float8, 1,
+       extract(epoch from r.attempted_at - r.run_at)::float8
+  from recent r where r.attempted_at > {UNTIL} - interval '1 minute'
+union all
+select 'running', t.queue, extract(epoch from t.attempted_at)::float8, 1,
+       extract(epoch from t.attempted_at - t.run_at)::float8
+  from pgtask.tasks t
+ where t.state = 'running' and t.attempted_at > {UNTIL} - interval '1 minute'
+   and t.attempted_at <= {UNTIL}
 """
 
 TOP_WORKERS = """
@@ -130,9 +117,11 @@ TOP_HEALTH = """
 select s.n_dead_tup, s.n_live_tup, s.last_autovacuum, s.last_vacuum,
        pg_notification_queue_usage()::float8 as notify_queue_usage,
        (select g.tgenabled <> 'D' from pg_trigger g
-         where g.tgrelid = 'pgtask.tasks'::regclass and g.tgname = 'tasks_notify') as notify_trigger,
+         where g.tgrelid = 'pgtask.tasks'::regclass and g.tgname = 'tasks_notify')
+         as notify_trigger,
        array(select row_to_json(x) from (
-         (select 'transaction' as kind, a.pid::text as name, age(a.backend_xmin)::bigint as xmin_age,
+         (select 'transaction' as kind, a.pid::text as name,
+                 age(a.backend_xmin)::bigint as xmin_age,
                  extract(epoch from clock_timestamp() - a.xact_start)::float8 as seconds,
                  concat_ws(', ', nullif(a.state, ''), nullif(a.application_name, '')) as detail
             from pg_stat_activity a
@@ -154,31 +143,44 @@ select s.n_dead_tup, s.n_live_tup, s.last_autovacuum, s.last_vacuum,
   left join pg_stat_user_tables s on s.relid = t.relid
 """
 
-TOP_QUERIES = {"clock": TOP_CLOCK, "queues": TOP_QUEUES, "recent": TOP_RECENT,
+TOP_QUERIES = {"clock": TOP_CLOCK, "queues": TOP_QUEUES, "events": TOP_EVENTS,
                "workers": TOP_WORKERS, "health": TOP_HEALTH}
 
 
-def top_rows(conn: psycopg.Connection, now: Any = None) -> dict[str, list[dict]]:
+def top_rows(conn: psycopg.Connection, *, since: datetime | None = None,
+             now: datetime | None = None) -> dict[str, list[dict]]:
     """Everything one `top` frame needs, as rows keyed by query name (see TOP_QUERIES).
 
+    `since`: the `until` of the previous refresh (None: read the whole five minutes).
     `conn` is an autocommit dict-row connection; the transaction opened here lasts only as
     long as the pipeline. Build a Snapshot with pgtask.console.snapshot.from_rows.
     """
-    params = {"now": now}
-    with conn.transaction():
-        with conn.pipeline():
-            conn.execute(SNAPSHOT_TRANSACTION)
-            cursors = {name: conn.cursor().execute(query, params if "%(now)s" in query else None)
-                       for name, query in TOP_QUERIES.items()}
-        return {name: cur.fetchall() for name, cur in cursors.items()}
+    params = {"now": now, "since": since}
+    # BEGIN, the statements and COMMIT travel together: one round trip per refresh.
+    with conn.pipeline(), conn.transaction():
+        for statement in SNAPSHOT_TRANSACTION:
+            conn.execute(statement)
+        cursors = {name: conn.cursor().execute(query, params if "%(now)s" in query else None)
+                   for name, query in TOP_QUERIES.items()}
+    return {name: cur.fetchall() for name, cur in cursors.items()}
 
 
 # --- ls / show / stats -------------------------------------------------------------------
 
 LIST_COLUMNS = sql.SQL(
-    "select id, queue, task_type, state, priority, attempt, run_at, created_at, finished_at, "
-    "worker_id, message from pgtask.all_tasks"
+    "select id, queue, task_type, state::text as state, priority, attempt, run_at, created_at, "
+    "finished_at, worker_id, message from pgtask.all_tasks"
 )
+
+
+def equal_filters(**filters: Any) -> tuple[sql.Composable, list]:
+    """`col = %s and ...` for the filters that are not None ('true' when there are none)."""
+    given = {column: value for column, value in filters.items() if value is not None}
+    if not given:
+        return sql.SQL("true"), []
+    where = sql.SQL(" and ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder()) for column in given)
+    return where, list(given.values())
 
 
 def list_tasks(conn: psycopg.Connection, *, state: str | None = None, queue: str | None = None,
@@ -186,16 +188,12 @@ def list_tasks(conn: psycopg.Connection, *, state: str | None = None, queue: str
     """Up to `limit` tasks with id > `after`, by id: keyset pagination over hot and history.
 
     The view is a UNION ALL of two tables whose primary keys are ordered by id, so the
-    planner merges two index scans and stops after `limit` matches.
+    planner merges two index scans and stops after `limit` matches (bench/top_refresh.py
+    shows the plan).
     """
-    filters = [sql.SQL("id > {}").format(sql.Literal(after))]
-    for column, value in (("state", state), ("queue", queue), ("task_type", task_type)):
-        if value is not None:
-            filters.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder()))
-    query = sql.SQL("{} where {} order by id limit {}").format(
-        LIST_COLUMNS, sql.SQL(" and ").join(filters), sql.Literal(limit))
-    values = [v for v in (state, queue, task_type) if v is not None]
-    return conn.execute(query, values).fetchall()
+    where, values = equal_filters(state=state, queue=queue, task_type=task_type)
+    query = sql.SQL("{} where id > %s and {} order by id limit %s").format(LIST_COLUMNS, where)
+    return conn.execute(query, [after, *values, limit]).fetchall()
 
 
 SHOW_TASK = "select * from pgtask.all_tasks where id = %s"

@@ -13,10 +13,8 @@ from psycopg.rows import dict_row
 from ..config import redact_dsn
 from ..errors import ConfigError, SchemaError
 
-VERSION = """
-select case when to_regclass('pgtask.alembic_version') is null then null
-            else (select version_num from pgtask.alembic_version limit 1) end
-"""
+HAS_VERSION_TABLE = "select to_regclass('pgtask.alembic_version') is not null as present"
+VERSION = "select version_num from pgtask.alembic_version limit 1"
 
 
 def schema_status(found: str | None, head: str, known: set[str]) -> str:
@@ -69,8 +67,11 @@ def connect_checked(dsn: str, *, autocommit: bool = True) -> psycopg.Connection:
     """connect(), then refuse a database whose schema is not this package's revision."""
     conn = connect(dsn, autocommit=autocommit)
     try:
-        found = conn.execute(VERSION).fetchone()
-        check_revision(next(iter(found.values())) if found else None, dsn)
+        found = None
+        if conn.execute(HAS_VERSION_TABLE).fetchone()["present"]:
+            row = conn.execute(VERSION).fetchone()
+            found = row["version_num"] if row else None
+        check_revision(found, dsn)
         if not autocommit:
             conn.rollback()
     except BaseException:

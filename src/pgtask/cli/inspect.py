@@ -1,0 +1,174 @@
+"""pgtask ls, pgtask show, pgtask stats: look at tasks without writing SQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import click
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from ..config import resolve_dsn
+from ..models import TaskState
+from ..store import inspect as store
+from ..store.schema_check import connect_checked
+from .common import dsn_option
+
+STATES = click.Choice([s.value for s in TaskState])
+
+
+@contextmanager
+def connection(dsn: str | None) -> Iterator[psycopg.Connection]:
+    """A checked autocommit connection for one command (see store.schema_check)."""
+    conn = connect_checked(resolve_dsn(dsn))
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def console() -> Console:
+    """Rich output to the current stdout (click's test runner swaps it).
+
+    A pipe or file gets 200 columns, so that scripts see whole values, not ellipses.
+    """
+    out = Console(highlight=False)
+    return out if out.is_terminal else Console(highlight=False, width=max(out.width, 200))
+
+
+def when(value: datetime | str | None) -> str:
+    """A timestamp to the second; JSON timestamps (in error entries) come as ISO strings."""
+    if isinstance(value, str):
+        return value[:19].replace("T", " ")
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value else "–"
+
+
+def to_json(value: Any, indent: int | None = 2) -> str:
+    """JSON with timestamps in ISO 8601 (and anything else unusual as text)."""
+    return json.dumps(value, indent=indent,
+                      default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
+
+
+@click.command("ls")
+@click.option("--state", type=STATES, help="Only tasks in this state.")
+@click.option("--queue", help="Only tasks of this queue.")
+@click.option("--type", "task_type", help="Only tasks of this type.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--after", type=click.IntRange(0), default=0, help="Start after this task id.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@dsn_option
+def ls(state, queue, task_type, limit, after, as_json, dsn) -> None:
+    """List tasks by id, a page at a time (the last line gives the next page's --after)."""
+    with connection(dsn) as conn:
+        rows = store.list_tasks(conn, state=state, queue=queue, task_type=task_type,
+                                after=after, limit=limit)
+    if as_json:
+        for row in rows:
+            click.echo(to_json(row, indent=None))
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for header in ("ID", "QUEUE", "TYPE", "STATE", "ATTEMPT", "RUN AT", "FINISHED", "MESSAGE"):
+        table.add_column(header, no_wrap=True, overflow="ellipsis",
+                         min_width=len(header) if header in ("ID", "STATE") else None,
+                         max_width=50 if header == "MESSAGE" else None)
+    for r in rows:
+        table.add_row(str(r["id"]), r["queue"], r["task_type"], r["state"], str(r["attempt"]),
+                      when(r["run_at"]), when(r["finished_at"]), r["message"] or "")
+    out = console()
+    out.print(table if rows else "no tasks match")
+    if len(rows) == limit:
+        out.print(f"next page: --after {rows[-1]['id']}", style="dim")
+
+
+def _fields_table(task: dict) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in task.items():
+        if key in ("payload", "result", "errors"):
+            continue
+        table.add_row(key, when(value) if isinstance(value, datetime) else
+                      ("–" if value is None else str(value)))
+    return table
+
+
+def _section(out: Console, title: str, headers: tuple[str, ...], rows: list[tuple]) -> None:
+    out.print()
+    out.print(f"{title} ({len(rows)})", style="bold underline")
+    if not rows:
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*("–" if v is None else when(v) if isinstance(v, datetime) else str(v)
+                        for v in row))
+    out.print(table)
+
+
+@click.command()
+@click.argument("task_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object.")
+@dsn_option
+def show(task_id, as_json, dsn) -> None:
+    """Everything about one task: fields, payload, result, errors, logs, HTTP attempts."""
+    with connection(dsn) as conn:
+        detail = store.task_detail(conn, task_id)
+    if detail is None:
+        raise click.ClickException(f"no task {task_id} (it may have been pruned)")
+    if as_json:
+        click.echo(to_json(detail))
+        return
+    out, task = console(), detail["task"]
+    out.print(_fields_table(task))
+    out.print()
+    out.print("payload", style="bold underline")
+    out.print_json(json.dumps(task["payload"]))
+    if task["result"] is not None:
+        out.print("result", style="bold underline")
+        out.print_json(json.dumps(task["result"]))
+    errors = [(e.get("attempt"), when(e.get("at")), e.get("worker_id"), e.get("error"))
+              for e in task["errors"]]
+    _section(out, "errors", ("ATTEMPT", "AT", "WORKER", "ERROR"), errors)
+    logs = [(r["attempt"], r["at"], r["level"], r["message"]) for r in detail["logs"]]
+    _section(out, "log lines", ("ATTEMPT", "AT", "LEVEL", "MESSAGE"), logs)
+    if detail["http_attempts"] is not None:
+        attempts = [(r["attempt"], r["at"], r["status"], r["latency_ms"], r["reason"],
+                     r["response"]) for r in detail["http_attempts"]]
+        _section(out, "HTTP attempts", ("ATTEMPT", "AT", "STATUS", "MS", "REASON", "RESPONSE"),
+                 attempts)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print {queue: {state: count}}.")
+@dsn_option
+def stats(as_json, dsn) -> None:
+    """How many tasks each queue has in each state."""
+    with connection(dsn) as conn:
+        rows = store.task_counts(conn)
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["queue"], {})[row["state"]] = row["n"]
+    if as_json:
+        click.echo(to_json(counts))
+        return
+    states = [s.value for s in TaskState]
+    table = Table(box=None, header_style="bold", pad_edge=False, show_footer=len(counts) > 1)
+    table.add_column("QUEUE", footer="all")
+    for state in [*states, "total"]:
+        column = [c.get(state, 0) for c in counts.values()] if state != "total" else \
+            [sum(c.values()) for c in counts.values()]
+        table.add_column(state.upper(), justify="right", footer=f"{sum(column):,}")
+    for queue, c in counts.items():
+        table.add_row(queue, *(f"{c.get(s, 0):,}" for s in states), f"{sum(c.values()):,}")
+    console().print(table if counts else "no tasks")
+
+
+def register(group: click.Group) -> None:
+    for command in (ls, show, stats):
+        group.add_command(command)

@@ -1,0 +1,91 @@
+"""Rates (100/s, 10/m) as operators type them, durations shown back to them, and the click
+parameter types for both (durations are parsed by pgtask.durations)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import click
+
+from ..durations import parse_duration
+
+UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|m|min|h|hour))?$")
+RATE_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
+
+
+class Clear:
+    """The value of an option set to 'none': clear the (nullable) setting."""
+
+    def __repr__(self) -> str:
+        return "CLEAR"
+
+
+CLEAR = Clear()
+
+
+def parse_rate(text: str) -> float:
+    """'100/s', '10/m', '3600/h' or a plain number per second -> tasks per second (> 0)."""
+    match = _RATE.match(text.strip().lower())
+    if not match:
+        raise ValueError(f"invalid rate {text!r}: use e.g. 100/s, 10/m or 3600/h")
+    per_second = float(match.group(1)) / RATE_SECONDS[match.group(2)]
+    if per_second <= 0:
+        raise ValueError(f"invalid rate {text!r}: it must be more than zero")
+    return per_second
+
+
+def format_duration(delta: timedelta) -> str:
+    """A duration as an operator would type it, for echoing settings back: 1h30m, 500ms, 7d."""
+    ms = round(delta.total_seconds() * 1000)
+    if ms % 1000:
+        return f"{ms}ms"
+    seconds, out = ms // 1000, ""
+    for unit in ("d", "h", "m", "s"):
+        size = UNIT_SECONDS[unit]
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out or "0s"
+
+
+def format_rate(per_second: float) -> str:
+    """A rate in the largest unit that keeps it at least 1: 100/s, 10/m, 2/h."""
+    for unit, size in (("s", 1), ("m", 60)):
+        if per_second * size >= 1:
+            return f"{per_second * size:.4g}/{unit}"
+    return f"{per_second * 3600:.4g}/h"
+
+
+class _Parsed(click.ParamType):
+    """A click type from a pure parser; with nullable=True, 'none' gives CLEAR."""
+
+    def __init__(self, name: str, parser, nullable: bool = False) -> None:
+        self.name = name
+        self._parser = parser
+        self._nullable = nullable
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        if self._nullable and value.strip().lower() == "none":
+            return CLEAR
+        try:
+            return self._parser(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+DURATION = _Parsed("duration", parse_duration)
+RATE = _Parsed("rate", parse_rate)
+OPTIONAL_RATE = _Parsed("rate|none", parse_rate, nullable=True)
+OPTIONAL_INT = _Parsed("integer|none", _whole_number, nullable=True)
+OPTIONAL_TEXT = _Parsed("text|none", str, nullable=True)

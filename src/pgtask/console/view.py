@@ -1,0 +1,89 @@
+"""What the operator chose with the keys (sort, filter, selection) and how keys change it.
+
+Pure: `handle_key` returns the new View and, for keys that act on the database, an Action
+for the loop to carry out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .snapshot import QueueStats, Snapshot
+
+SORTS = {
+    "name": lambda q: (q.name,),
+    "ready": lambda q: (-q.queued, q.name),
+    "lag": lambda q: (-(q.lag or 0.0), q.name),
+    "done/s": lambda q: (-q.completed.s10, q.name),
+    "fail/s": lambda q: (-q.failed.s10, -q.dead_1h, q.name),
+    "running": lambda q: (-q.running, q.name),
+}
+SORT_ORDER = tuple(SORTS)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """When a number turns into a warning."""
+
+    stale_worker: float = 30.0       # seconds without a heartbeat
+    xmin_seconds: float = 60.0       # a transaction holding the xmin horizon this long
+    xmin_xids: int = 1_000_000       # ... or a slot holding it this many transactions back
+    dead_tuples: int = 100_000       # dead rows in pgtask.tasks that vacuum has not removed
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    sort: str = "name"
+    filter: str = ""
+    editing_filter: bool = False
+    selected: int = 0
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: str        # 'quit', 'pause' or 'resume'
+    queue: str = ""
+
+
+def visible_queues(snapshot: Snapshot, view: View) -> list[QueueStats]:
+    """The queues the frame lists: those matching the filter, in the chosen order."""
+    shown = [q for q in snapshot.queues if view.filter in q.name]
+    return sorted(shown, key=SORTS.get(view.sort, SORTS["name"]))
+
+
+def _edit_filter(view: View, key: str) -> View:
+    if key == "enter":
+        return replace(view, editing_filter=False, selected=0)
+    if key == "esc":
+        return replace(view, editing_filter=False, filter="", selected=0)
+    if key == "backspace":
+        return replace(view, filter=view.filter[:-1])
+    if len(key) == 1 and key.isprintable():
+        return replace(view, filter=view.filter + key)
+    return view
+
+
+def handle_key(view: View, key: str, queues: list[QueueStats]) -> tuple[View, Action | None]:
+    """React to one key; `queues` are the rows currently listed (visible_queues)."""
+    view = replace(view, message="")
+    if view.editing_filter:
+        return _edit_filter(view, key), None
+    last = max(0, len(queues) - 1)
+    if key in ("q", "ctrl-c"):
+        return view, Action("quit")
+    if key == "s":
+        following = SORT_ORDER[(SORT_ORDER.index(view.sort) + 1) % len(SORT_ORDER)]
+        return replace(view, sort=following, selected=0), None
+    if key in ("f", "/"):
+        return replace(view, editing_filter=True), None
+    if key == "esc":
+        return replace(view, filter="", selected=0), None
+    if key in ("down", "j"):
+        return replace(view, selected=min(last, view.selected + 1)), None
+    if key in ("up", "k"):
+        return replace(view, selected=max(0, view.selected - 1)), None
+    if key == "p" and queues:
+        q = queues[min(view.selected, last)]
+        return view, Action("resume" if q.paused else "pause", q.name)
+    return view, None
