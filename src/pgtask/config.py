@@ -4,28 +4,35 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
 DSN_ENV = "PGTASK_DSN"
 
 _KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_UNPARSED_PASSWORD = re.compile(r"^([^:/?#]+://[^:/?#@]*):.*@")
+# In a URL's query string: ?password=... or &sslpassword=..., up to the next & or #.
+_QUERY_PASSWORD = re.compile(r"([?&][^=&#]*password=)[^&#]*", re.IGNORECASE)
 
 
 def redact_dsn(dsn: str) -> str:
-    """The DSN with any password replaced by '***', for logs and error messages."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        if parts.password is not None:
-            host = parts.hostname or ""
-            if parts.port:
-                host = f"{host}:{parts.port}"
-            netloc = f"{parts.username or ''}:***@{host}"
-            parts = parts._replace(netloc=netloc)
-        query = _KEYWORD_PASSWORD.sub(r"\1***", parts.query.replace("&", " ")).replace(" ", "&")
-        return urlunsplit(parts._replace(query=query))
-    return _KEYWORD_PASSWORD.sub(r"\1***", dsn)
+    """The DSN with any password replaced by '***', for logs and error messages.
+
+    A URL is edited in place rather than re-assembled, so the rest of it reads exactly as
+    given (urlunsplit would turn "postgresql:///db" into "postgresql:/db").
+    """
+    if "://" not in dsn:
+        return _KEYWORD_PASSWORD.sub(r"\1***", dsn)
+    netloc = urlsplit(dsn).netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        dsn = dsn.replace(netloc, f"{userinfo.split(':', 1)[0]}:***@{hostport}", 1)
+    elif not at and "@" in dsn:
+        # A password with an unescaped / ? or # cuts the netloc short; hide everything up to
+        # the last "@" rather than show part of it.
+        dsn = _UNPARSED_PASSWORD.sub(r"\1:***@", dsn, count=1)
+    return _QUERY_PASSWORD.sub(r"\1***", dsn)
 
 
 def backend_of(dsn: str) -> str:

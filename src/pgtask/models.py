@@ -30,7 +30,8 @@ class TaskState(enum.StrEnum):
 
 def validate_name(kind: str, name: object) -> str:
     """Return `name` if it may name a queue or task type; else raise ValueError saying why."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    # fullmatch: with match(), "$" would also accept a trailing newline that SQL refuses.
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ValueError(
             f"invalid {kind} {name!r}: use 1-128 characters from a-z 0-9 _ . : -, "
             f"starting with a letter or digit (e.g. 'emails.send')"

@@ -1,0 +1,25 @@
+"""Fixtures for the SQL tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+
+@pytest.fixture(scope="module")
+def shared_db(pg_server, pg_template) -> Iterator[psycopg.Connection]:
+    """One migrated database for a whole module, for tests that leave nothing behind:
+    pure functions, and input the API must refuse (those tests check nothing was stored).
+    Cloning a database per test costs about half a second; these tests need no clone."""
+    name = "pgtask_m_" + uuid.uuid4().hex[:16]
+    janitor = pg_server.janitor(name, template_dbname=pg_template)
+    janitor.init()
+    try:
+        with psycopg.connect(pg_server.dsn(name), autocommit=True, row_factory=dict_row) as conn:
+            yield conn
+    finally:
+        janitor.drop()
