@@ -3,6 +3,7 @@
 from .client import aenqueue, aenqueue_many, enqueue, enqueue_many, make_request
 from .context import TaskContext
 from .errors import ConfigError, Permanent, PgTaskError, Retry, SchemaError
+from .http.signing import InvalidSignature, new_secret, sign_webhook, verify_signature
 from .models import TaskState
 from .registry import Registry, TaskDef, load_handlers, on_error, task
 from .runner import Worker, WorkerConfig
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "EnqueueRequest",
+    "InvalidSignature",
     "Permanent",
     "PgTaskError",
     "Registry",
@@ -30,6 +32,9 @@ __all__ = [
     "enqueue_many",
     "load_handlers",
     "make_request",
+    "new_secret",
     "on_error",
+    "sign_webhook",
     "task",
+    "verify_signature",
 ]

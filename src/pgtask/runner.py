@@ -62,10 +62,12 @@ class _Running:
 class Worker:
     """One worker process's runtime. `await worker.run()`; `worker.stop()` to shut down."""
 
-    def __init__(self, dsn: str, registry: Registry, config: WorkerConfig | None = None) -> None:
+    def __init__(self, dsn: str, registry: Registry, config: WorkerConfig | None = None,
+                 targets=None) -> None:
         self.dsn = dsn
         self.registry = registry
         self.config = config or WorkerConfig()
+        self.targets = targets  # pgtask.http.HttpTargets: POST tasks to HTTP targets
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.store: Store | None = None
         self._executor = Executor(registry, threads=self.config.concurrency)
@@ -86,12 +88,15 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        if not self.registry.tasks:
-            raise ValueError("this worker has no task handlers: pass --handlers MODULE")
+        if not self.registry.tasks and self.targets is None:
+            raise ValueError("this worker has no task handlers: pass --handlers MODULE "
+                             "(or serve HTTP targets)")
         self.store = await open_store(self.dsn, max_size=4)
         self._loop = asyncio.get_running_loop()
         self._notify_on = self.config.listen and self.store.supports_notify
         try:
+            if self.targets is not None:
+                await self.targets.open(self.store)
             await self.store.register_worker(self._info())
             log.info("worker %s started: %d slots, queues %s, task types %s", self.id,
                      self.config.concurrency, self.config.queues or "all",
@@ -104,6 +109,8 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
             await self._final_flush()
+            if self.targets is not None:
+                await self.targets.close()
             try:
                 await self.store.deregister_worker(self.id)
             except DB_ERRORS as exc:
@@ -131,7 +138,10 @@ class Worker:
             listener = Listener(self.store, [TASKS_CHANNEL, CANCEL_CHANNEL],
                                 self._on_notify, self._wake.set)
             loops.append(listener.run(self._stopping))
-        loops += [service(self._stopping) for service in self.config.services]
+        services = list(self.config.services)
+        if self.targets is not None:
+            services.append(self.targets.service)
+        loops += [service(self._stopping) for service in services]
         self._background = [asyncio.create_task(c) for c in loops]
 
     # -- claiming ----------------------------------------------------------------------
@@ -147,7 +157,11 @@ class Worker:
                 continue
             self._wake.clear()  # before the claim: a wake-up during it is not lost
             try:
-                claimed = await self.store.claim(self.config.queues, self.id, free, types)
+                if self.targets is None:
+                    claimed = await self.store.claim(self.config.queues, self.id, free, types)
+                else:
+                    claimed = await self.store.claim(self.config.queues, self.id, free, types,
+                                                     with_targets=True)
                 failures = 0
             except DB_ERRORS as exc:
                 delay = reconnect_delay(failures, cap=5.0)
@@ -218,7 +232,10 @@ class Worker:
 
     async def _run_one(self, claimed: ClaimedTask, ctx: TaskContext) -> None:
         try:
-            outcome = await self._executor.run(claimed, ctx, self._stop_reason)
+            if self.targets is not None and self.targets.serves(claimed):
+                outcome = await self.targets.run(claimed, self._stop_reason)
+            else:
+                outcome = await self._executor.run(claimed, ctx, self._stop_reason)
         finally:
             self._running.pop(claimed.id, None)
             self._slot_freed.set()

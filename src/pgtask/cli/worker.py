@@ -15,6 +15,7 @@ import click
 from ..config import redact_dsn, resolve_dsn
 from ..durations import parse_duration
 from ..errors import ConfigError
+from ..http.cli import http_config, http_options
 from ..registry import Registry, default_registry, load_handlers
 from .common import dsn_option
 
@@ -47,9 +48,13 @@ def _json_object(text: str) -> dict:
 
 @click.command()
 @dsn_option
-@click.option("--handlers", "-H", multiple=True, required=True, metavar="MODULE",
-              help="Module that registers task handlers (repeatable), e.g. app.tasks.")
+@click.option("--handlers", "-H", multiple=True, metavar="MODULE",
+              help="Module that registers task handlers (repeatable), e.g. app.tasks. "
+                   "Without it the worker serves HTTP targets only.")
 @click.option("--queue", "-q", "queues", multiple=True, help="Queue to serve (repeatable; default all).")
+@click.option("--http-targets/--no-http-targets", default=None,
+              help="POST tasks bound for HTTP targets (default: on when no --handlers).")
+@http_options
 @click.option("--concurrency", "-c", default=10, show_default=True, type=click.IntRange(1, 10000),
               help="Tasks in flight per process.")
 @click.option("--processes", "-p", default=1, show_default=True, type=click.IntRange(1, 256),
@@ -63,14 +68,20 @@ def _json_object(text: str) -> dict:
 @click.option("--no-listen", is_flag=True, help="Do not LISTEN; rely on polling only.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def worker(dsn, handlers, queues, concurrency, processes, shutdown_timeout, poll_interval,
+def worker(dsn, handlers, queues, http_targets, http_allow, http_allow_link_local,
+           http_secrets_file, concurrency, processes, shutdown_timeout, poll_interval,
            retention, no_listen, log_level) -> None:
-    """Run tasks: claim, execute the registered handlers, record the outcomes."""
+    """Run tasks: claim, execute the registered handlers (or POST HTTP targets), record outcomes."""
     from ..runner import Worker, WorkerConfig
 
     setup_logging(log_level)
     registry = _load(handlers)
     url = resolve_dsn(dsn)
+    targets = None
+    if http_targets or (http_targets is None and not handlers):
+        from ..http.targets import HttpTargets
+
+        targets = HttpTargets(http_config(http_allow, http_allow_link_local, http_secrets_file))
     try:
         config = WorkerConfig(
             queues=list(queues) or None, concurrency=concurrency,
@@ -86,7 +97,7 @@ def worker(dsn, handlers, queues, concurrency, processes, shutdown_timeout, poll
         args = _child_args(sys.argv[1:])
         sys.exit(Supervisor(args, processes).run())
     log.info("connecting to %s", redact_dsn(url))
-    sys.exit(_run_worker(Worker(url, registry, config)))
+    sys.exit(_run_worker(Worker(url, registry, config, targets=targets)))
 
 
 def _child_args(argv: list[str]) -> list[str]:

@@ -81,7 +81,7 @@ def _digest(secret: SigningSecret, msg_id: str, timestamp: int, body: bytes) -> 
     return base64.b64encode(hmac.new(secret.key, signed, hashlib.sha256).digest()).decode()
 
 
-def sign(msg_id: str, body: bytes | str, secrets: str | SigningSecret | Sequence,
+def sign_webhook(msg_id: str, body: bytes | str, secrets: str | SigningSecret | Sequence,
          timestamp: int | None = None) -> dict[str, str]:
     """The three webhook-* headers for `body`, signed with every secret given."""
     ts = int(time.time()) if timestamp is None else int(timestamp)
