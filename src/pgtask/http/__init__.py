@@ -4,11 +4,20 @@ The runner hands a claimed task whose queue (or the task itself) has a target UR
 HttpDispatcher; the HTTP answer decides the outcome, Cloud Tasks style.
 """
 
-from .config import HttpConfig
-from .dispatch import HttpDispatcher
-from .model import Dispatch, HttpAttempt, QueuePolicy
-from .policy import TargetRefused
+from importlib import import_module
+
 from .signing import InvalidSignature, SigningSecret, new_secret, sign_webhook, verify_signature
+
+# httpx costs ~0.3 s to import: load the delivery side only when a worker uses it, so
+# `import pgtask` (and every CLI command) stays fast.
+_LAZY = {"HttpConfig": ".config", "HttpDispatcher": ".dispatch", "Dispatch": ".model",
+         "HttpAttempt": ".model", "QueuePolicy": ".model", "TargetRefused": ".policy"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Dispatch",
