@@ -16,9 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # A frozen copy of sql/postgres/pgtask.sql as of this revision: once released, never
-    # edited. Later schema changes get a revision (and a frozen file) of their own.
-    execute_sql_file(op, "postgres/migrations/0001_initial.sql")
+    # Frozen copies of sql/postgres/pgtask.sql and sql/mysql/pgtask.sql as of this revision
+    # (the dialect picks one): once released, never edited. Later schema changes get a
+    # revision (and frozen files) of their own.
+    execute_sql_file(op, "0001_initial.sql")
 
 
 def downgrade() -> None:

@@ -1,6 +1,6 @@
 """Enqueue tasks from Python: on your own connection (inside your transaction) or a pool.
 
-    pgtask.enqueue(conn, "emails.send", {"to": "a@b.c"})             # psycopg / psycopg2
+    pgtask.enqueue(conn, "emails.send", {"to": "a@b.c"})             # psycopg, psycopg2, PyMySQL
     pgtask.enqueue(session, send_email, {"to": "a@b.c"}, delay=60)   # SQLAlchemy, a TaskDef
     ids = pgtask.enqueue_many(pool, [("emails.send", {"to": x}) for x in addresses])
     await pgtask.aenqueue(async_conn, "emails.send", {...})
@@ -92,14 +92,15 @@ def enqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None = None,
 def enqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
     """Enqueue many tasks in one statement; return their ids in order."""
     requests = _requests(items)
-    if type(conn).__module__.startswith("pymysql"):
-        from .store import mysql
-
-        return mysql.enqueue_on(conn, requests)
-    if hasattr(conn, "connection") and type(conn).__module__.startswith("psycopg_pool"):
+    if type(conn).__module__.startswith("psycopg_pool"):
         with conn.connection() as pooled:
             return postgres.enqueue_on(pooled, requests)
-    return postgres.enqueue_on(_driver_connection(conn), requests)
+    driver = _driver_connection(conn)
+    if type(driver).__module__.startswith("pymysql"):
+        from .store import mysql
+
+        return mysql.enqueue_on(driver, requests)
+    return postgres.enqueue_on(driver, requests)
 
 
 async def aenqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None = None,

@@ -21,6 +21,7 @@ import psycopg
 from .context import TaskContext
 from .executor import Executor, StopReason
 from .listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
+from .polling import AdaptivePolling
 from .registry import Registry
 from .retry import reconnect_delay
 from .store import ClaimedTask, LogLine, Outcome, Store, WorkerInfo, open_store
@@ -83,6 +84,7 @@ class Worker:
         self._background: list[asyncio.Task] = []
         self.claimed_total = 0
         self._waiting = False  # mirrors pgtask.workers.waiting
+        self._polling = AdaptivePolling(max_delay=self.config.poll_interval)
         self._full_since: float | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -175,7 +177,7 @@ class Worker:
             if len(claimed) < free:
                 if await self._mark_waiting(True):
                     continue  # claim once more: a task inserted just before the mark woke nobody
-                await self._idle()
+                await self._idle(len(claimed), free)
             elif self._waiting:
                 await self._mark_waiting(False)
 
@@ -203,10 +205,17 @@ class Worker:
         self._waiting = waiting
         return True
 
-    async def _idle(self) -> None:
-        """Wait for a notification, a free slot after a full claim, or the poll interval."""
+    async def _idle(self, claimed: int, asked: int) -> None:
+        """Wait for a wake-up (NOTIFY, a due retry, a freed slot) or the next poll.
+
+        Without NOTIFY (MySQL, or --no-listen) polling adapts: fast while claims return
+        work, backing off to poll_interval when idle.
+        """
+        delay = self.config.poll_interval
+        if not self._notify_on:
+            delay = self._polling.next_delay(claimed, asked)
         try:
-            await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+            await asyncio.wait_for(self._wake.wait(), delay)
         except TimeoutError:
             pass
 

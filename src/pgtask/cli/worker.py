@@ -154,19 +154,29 @@ def _run_worker(worker) -> int:
 def enqueue(dsn, task_type, payload, queue, delay, priority, idempotency_key, max_attempts,
             target_url) -> None:
     """Put a task on a queue and print its id."""
-    import psycopg
-
     from ..client import enqueue as do_enqueue
+    from ..config import backend_of
 
     try:
         options = dict(queue=queue, priority=priority, idempotency_key=idempotency_key,
                        max_attempts=max_attempts, target_url=target_url,
                        delay=parse_duration(delay) if delay else None)
-        url = resolve_dsn(dsn)
-        with psycopg.connect(url) as conn:
-            task_id = do_enqueue(conn, task_type, _json_object(payload), **options)
+        body = _json_object(payload)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    url = resolve_dsn(dsn)
+    if backend_of(url) == "mysql":
+        from ..store.mysql import connect
+    else:
+        from psycopg import connect
+    conn = connect(url)
+    try:
+        task_id = do_enqueue(conn, task_type, body, **options)
+        conn.commit()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    finally:
+        conn.close()
     click.echo(task_id)
 
 

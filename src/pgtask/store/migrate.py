@@ -1,4 +1,10 @@
-"""Create or upgrade pgtask's schema with alembic, safely from many processes at once."""
+"""Create or upgrade pgtask's schema with alembic, safely from many processes at once.
+
+One alembic tree serves both backends: each revision runs its frozen .sql file for the
+connection's dialect (sql/postgres/migrations/ or sql/mysql/migrations/). The version table
+is pgtask's own on both: pgtask.alembic_version on Postgres, pgtask_alembic_version on MySQL
+(no schemas inside a MySQL database), so an application's alembic history is never touched.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from ..config import redact_dsn
+from ..config import backend_of, redact_dsn
 from ..errors import ConfigError
 from ..resources import read_sql, resource_dir
 
 # pg_advisory_lock key: the first 8 bytes of sha1("pgtask.migrate") as a signed bigint.
 MIGRATION_LOCK_KEY = 0x5F8D1C0A2B4E6F71
+# MySQL: a named lock per database instead (lock names are server-wide, 64 characters at
+# most); wait up to 600 s for another migrator.
+MYSQL_LOCK = ("SELECT GET_LOCK(CONCAT('pgtask.migrate.', MD5(DATABASE())), 600)",
+              "DO RELEASE_LOCK(CONCAT('pgtask.migrate.', MD5(DATABASE())))")
+MIGRATION_DIRS = {"postgresql": "postgres/migrations", "mysql": "mysql/migrations"}
+VERSION_TABLES = {
+    "postgresql": {"version_table": "alembic_version", "version_table_schema": "pgtask"},
+    "mysql": {"version_table": "pgtask_alembic_version"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +48,29 @@ class MigrationReport:
         return f"pgtask schema migrated from {self.before or 'nothing'} to {self.after} ({steps})"
 
 
-def execute_sql_file(op, relative: str) -> None:
-    """Run a whole .sql file inside the migration's transaction (called by revisions).
+def execute_sql_file(op, name: str) -> None:
+    """Run the frozen migration file `name` for this connection's dialect (called by revisions).
 
-    Straight to the psycopg connection: no parameter parsing, so '%' and ':' in PL/pgSQL
-    bodies are left alone.
+    Straight to the driver connection: no parameter parsing, so '%' and ':' in routine
+    bodies are left alone. Postgres takes the whole file in the migration's transaction;
+    MySQL takes it a statement at a time (its DDL commits as it goes anyway).
     """
-    op.get_bind().connection.driver_connection.execute(read_sql(relative))
+    bind = op.get_bind()
+    text = read_sql(f"{MIGRATION_DIRS[bind.dialect.name]}/{name}")
+    driver = bind.connection.driver_connection
+    if bind.dialect.name != "mysql":
+        driver.execute(text)
+        return
+    from .mysql_sql import split_script
+
+    with driver.cursor() as cur:
+        for statement in split_script(text):
+            cur.execute(statement)
+
+
+def version_table_options(dialect: str) -> dict[str, str]:
+    """Where alembic keeps pgtask's revision on this dialect (used by alembic/env.py)."""
+    return VERSION_TABLES[dialect]
 
 
 def alembic_config() -> Config:
@@ -53,6 +84,10 @@ def head_revision() -> str:
 
 
 def _engine(dsn: str):
+    if backend_of(dsn) == "mysql":
+        from .mysql import connect
+
+        return create_engine("mysql+pymysql://", creator=lambda: connect(dsn), poolclass=NullPool)
     return create_engine(
         "postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool
     )
@@ -60,6 +95,9 @@ def _engine(dsn: str):
 
 def current_revision(dsn: str) -> str | None:
     """The revision the database is at, or None when pgtask was never migrated there."""
+    if backend_of(dsn) == "mysql":
+        with _engine(dsn).connect() as conn:
+            return _revision(conn)
     with psycopg.connect(dsn, autocommit=True) as conn:
         exists = conn.execute("select to_regclass('pgtask.alembic_version')").fetchone()[0]
         if exists is None:
@@ -70,6 +108,11 @@ def current_revision(dsn: str) -> str | None:
 
 def check_connection(dsn: str) -> None:
     """Fail early, with a readable message, when the database does not answer."""
+    if backend_of(dsn) == "mysql":
+        from .mysql import connect
+
+        connect(dsn, connect_timeout=10).close()  # raises ConfigError, password redacted
+        return
     try:
         psycopg.connect(dsn, connect_timeout=10).close()
     except psycopg.OperationalError as exc:
@@ -77,31 +120,47 @@ def check_connection(dsn: str) -> None:
         raise ConfigError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
 
 
+def _revision(conn) -> str | None:
+    opts = version_table_options(conn.dialect.name)
+    revision = MigrationContext.configure(conn, opts=opts).get_current_revision()
+    conn.commit()
+    return revision
+
+
+def _lock(conn) -> None:
+    if conn.dialect.name == "mysql":
+        if conn.exec_driver_sql(MYSQL_LOCK[0]).scalar() != 1:
+            raise ConfigError("another `pgtask migrate` held the migration lock for 10 minutes")
+    else:
+        conn.exec_driver_sql("select pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.exec_driver_sql("create schema if not exists pgtask")
+    conn.commit()
+
+
+def _unlock(conn) -> None:
+    if conn.dialect.name == "mysql":
+        conn.exec_driver_sql(MYSQL_LOCK[1])
+    else:
+        conn.exec_driver_sql("select pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    conn.commit()
+
+
 def migrate(dsn: str, target: str = "head") -> MigrationReport:
-    """Bring the schema to `target`. Idempotent; concurrent callers wait on an advisory lock."""
+    """Bring the schema to `target`. Idempotent; concurrent callers wait on a lock."""
     check_connection(dsn)
     engine = _engine(dsn)
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql("select pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+            _lock(conn)
             try:
-                conn.exec_driver_sql("create schema if not exists pgtask")
-                conn.commit()
-                before = MigrationContext.configure(
-                    conn, opts={"version_table_schema": "pgtask"}
-                ).get_current_revision()
-                conn.commit()
+                before = _revision(conn)
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, target)
                 conn.commit()
-                after = MigrationContext.configure(
-                    conn, opts={"version_table_schema": "pgtask"}
-                ).get_current_revision()
-                conn.commit()
+                after = _revision(conn)
             finally:
-                conn.exec_driver_sql("select pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
-                conn.commit()
+                _unlock(conn)
     finally:
         engine.dispose()
     return MigrationReport(before, after, _steps(before, after))
