@@ -45,6 +45,7 @@ grant execute on function
   pgtask.heartbeat(text, bigint[], uuid[], timestamptz),
   pgtask.register_worker(text, text, integer, text[], text[], integer, timestamptz),
   pgtask.deregister_worker(text),
+  pgtask.set_worker_waiting(text, boolean),
   pgtask.rescue_tasks(timestamptz),
   pgtask.prune(interval, timestamptz),
   pgtask.append_logs(bigint[], integer[], timestamptz[], text[], text[]),

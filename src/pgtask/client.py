@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from .chains import follow_ups, group_members
 from .models import validate_max_attempts, validate_name, validate_priority
 from .registry import TaskDef
 from .store import postgres
@@ -27,8 +28,13 @@ def make_request(task: TaskRef, payload: Mapping[str, Any] | None = None, *,
                  queue: str | None = None, run_at: datetime | None = None,
                  delay: float | timedelta | None = None, priority: int | None = None,
                  idempotency_key: str | None = None, max_attempts: int | None = None,
-                 target_url: str | None = None) -> EnqueueRequest:
-    """Validate one task's options (defaults from its TaskDef) into an EnqueueRequest."""
+                 target_url: str | None = None, then: Any = None,
+                 on_failure: Any = None) -> EnqueueRequest:
+    """Validate one task's options (defaults from its TaskDef) into an EnqueueRequest.
+
+    `then`: follow-up task(s) enqueued when this one succeeds (they receive its result);
+    `on_failure`: when it ends dead. A task type, a TaskDef, pgtask.follow_up(...) or a list.
+    """
     definition = task if isinstance(task, TaskDef) else None
     task_type = validate_name("task type", definition.name if definition else task)
     if payload is None:
@@ -57,6 +63,8 @@ def make_request(task: TaskRef, payload: Mapping[str, Any] | None = None, *,
                                            else (definition.max_attempts if definition else None)),
         target_url=target_url,
         delay=delay,
+        on_success=follow_ups(then),
+        on_failure=follow_ups(on_failure),
     )
 
 
@@ -116,3 +124,20 @@ async def aenqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
         async with conn.connection() as pooled:
             return await postgres.aenqueue_on(pooled, requests)
     return await postgres.aenqueue_on(conn, requests)
+
+
+def enqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
+    """Fan-in: enqueue `members` and, once the last of them has finished, `then`.
+
+    Returns the group id. Members are (task, payload) tuples or follow_up(...) dicts.
+    """
+    from .store.chains_pg import enqueue_group_on
+
+    return enqueue_group_on(_driver_connection(conn), group_members(members), follow_ups(then))
+
+
+async def aenqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
+    """enqueue_group() for psycopg.AsyncConnection."""
+    from .store.chains_pg import aenqueue_group_on
+
+    return await aenqueue_group_on(conn, group_members(members), follow_ups(then))

@@ -38,11 +38,21 @@ class Registry:
 
     tasks: dict[str, TaskDef] = field(default_factory=dict)
     error_hooks: list[ErrorHook] = field(default_factory=list)
+    schedules: list[Any] = field(default_factory=list)  # ScheduleDef, declared by workers
 
     def task(self, name: str, *, queue: str = "default", max_attempts: int | None = None,
              timeout: float | None = None, priority: int = 0, title: str = "",
-             description: str = "") -> Callable[[Callable[..., Any]], TaskDef]:
-        """Register the decorated function (sync or async) as the handler of `name`."""
+             description: str = "", cron: str | None = None, every: Any = None,
+             time_zone: str = "UTC", catch_up: int = 0) -> Callable[[Callable[..., Any]], TaskDef]:
+        """Register the decorated function (sync or async) as the handler of `name`.
+
+        With `cron` ("*/5 * * * *", "@hourly") or `every` (seconds or a timedelta), workers
+        also enqueue it on that schedule (a schedule named like the task).
+        """
+        if cron is not None or every is not None:
+            self.schedule(name, name, cron=cron, every=every, time_zone=time_zone,
+                          queue=queue, priority=priority, max_attempts=max_attempts,
+                          catch_up=catch_up)
         validate_name("task type", name)
         validate_name("queue", queue)
         validate_max_attempts(max_attempts)
@@ -67,6 +77,15 @@ class Registry:
 
         return decorate
 
+    def schedule(self, name: str, task: str | TaskDef, **options: Any) -> Any:
+        """Enqueue `task` on a schedule (cron=..., every=..., time_zone, payload, queue,
+        priority, max_attempts, catch_up, grace); workers declare it when they start."""
+        from .schedules.definition import ScheduleDef
+
+        definition = ScheduleDef(name, getattr(task, "name", task), **options)
+        self.schedules = [s for s in self.schedules if s.name != name] + [definition]
+        return definition
+
     def on_error(self, hook: ErrorHook) -> ErrorHook:
         """Register hook(task, exception), called whenever a handler fails (for monitoring)."""
         self.error_hooks.append(hook)
@@ -82,6 +101,7 @@ class Registry:
 default_registry = Registry()
 task = default_registry.task
 on_error = default_registry.on_error
+schedule = default_registry.schedule
 
 
 def load_handlers(modules: list[str], registry: Registry = default_registry) -> Registry:
@@ -98,4 +118,5 @@ def load_handlers(modules: list[str], registry: Registry = default_registry) -> 
         if isinstance(own, Registry) and own is not registry:
             registry.tasks.update(own.tasks)
             registry.error_hooks.extend(own.error_hooks)
+            registry.schedules.extend(own.schedules)
     return registry

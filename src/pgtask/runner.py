@@ -42,6 +42,7 @@ class WorkerConfig:
     retention: timedelta | None = timedelta(days=7)
     maintenance_interval: float = 30.0
     listen: bool = True
+    scheduler: bool = True  # take turns leading the cron/interval schedules (Postgres)
     services: list[Service] = field(default_factory=list)  # extra background loops
 
     def __post_init__(self) -> None:
@@ -143,6 +144,11 @@ class Worker:
         services = list(self.config.services)
         if self.targets is not None:
             services.append(self.targets.service)
+        if self.config.scheduler and self.store.backend == "postgres":
+            from .schedules import run_scheduler
+
+            services.append(lambda stopping: run_scheduler(
+                self.dsn, stopping, schedules=self.registry.schedules))
         loops += [service(self._stopping) for service in services]
         self._background = [asyncio.create_task(c) for c in loops]
 

@@ -14,7 +14,7 @@ import psycopg
 
 from ..errors import PgTaskError
 
-COMMAND_MODULES = ("schema", "worker", "inspect", "admin", "top", "schedule")
+COMMAND_MODULES = ("schema", "worker", "inspect", "admin", "top", "schedule", "serve")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -66,11 +66,13 @@ def _json_object(text: str) -> dict:
 @click.option("--retention", default="7d", show_default=True,
               help="Prune finished tasks older than this ('none' keeps them).")
 @click.option("--no-listen", is_flag=True, help="Do not LISTEN; rely on polling only.")
+@click.option("--no-scheduler", is_flag=True,
+              help="Never lead the cron/interval schedules (other workers will).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def worker(dsn, handlers, queues, http_targets, http_allow, http_allow_link_local,
            http_secrets_file, concurrency, processes, shutdown_timeout, poll_interval,
-           retention, no_listen, log_level) -> None:
+           retention, no_listen, no_scheduler, log_level) -> None:
     """Run tasks: claim, execute the registered handlers (or POST HTTP targets), record outcomes."""
     from ..runner import Worker, WorkerConfig
 
@@ -88,7 +90,7 @@ def worker(dsn, handlers, queues, http_targets, http_allow, http_allow_link_loca
             poll_interval=parse_duration(poll_interval).total_seconds(),
             shutdown_timeout=parse_duration(shutdown_timeout).total_seconds(),
             retention=None if retention == "none" else parse_duration(retention),
-            listen=not no_listen)
+            listen=not no_listen, scheduler=not no_scheduler)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if processes > 1:
