@@ -16,6 +16,7 @@ import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from pgtask.store.migrate import migrate
+from tests.support.workers import WorkerProcess, prepare_chaos
 
 CI = os.environ.get("CI", "").lower() == "true"
 
@@ -109,3 +110,30 @@ def db(dsn: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to this test's database, rows as dicts."""
     with psycopg.connect(dsn, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
         yield conn
+
+
+# -- chaos workers (tests/integration, tests/reliability) ---------------------------------
+
+
+@pytest.fixture
+def chaos_dsn(dsn):
+    """This test's database, with the chaos run log and fast retries on the default queue."""
+    prepare_chaos(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("insert into pgtask.queues (name, min_backoff, max_backoff, backoff_jitter) "
+                     "values ('default', '10 ms', '50 ms', 0)")
+    return dsn
+
+
+@pytest.fixture
+def spawn(chaos_dsn):
+    started: list[WorkerProcess] = []
+
+    def start(*args: str, **kw) -> WorkerProcess:
+        worker = WorkerProcess(chaos_dsn, *args, **kw)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
