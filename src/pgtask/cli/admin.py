@@ -9,11 +9,17 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from ..store import admin as store
+from ..store import admin
 from .common import dsn_option
-from .inspect import connection, console
+from .inspect import connection, console, store_for
 from .units import (CLEAR, DURATION, OPTIONAL_INT, OPTIONAL_RATE, OPTIONAL_TEXT,
                     format_duration, format_rate)
+
+
+def store(conn):
+    """store.admin, or store.admin_mysql on a MySQL connection."""
+    return store_for(conn, admin)
+
 
 yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 
@@ -47,8 +53,8 @@ def _chosen_ids(conn, ids, *, finished: bool, state, queue, task_type, yes, verb
         return list(ids)
     if not (queue or task_type or state):
         raise click.UsageError(f"say which tasks to {verb}: task ids, or --state/--queue/--type")
-    chosen = store.select_ids(conn, finished=finished, state=state, queue=queue,
-                              task_type=task_type)
+    chosen = store(conn).select_ids(conn, finished=finished, state=state, queue=queue,
+                                    task_type=task_type)
     what = _describe(state, queue, task_type)
     if not chosen:
         click.echo(f"no {what} to {verb}")
@@ -78,7 +84,7 @@ def retry(ids, state, queue, task_type, yes, dsn) -> None:
         chosen = _chosen_ids(conn, ids, finished=True, state=state, queue=queue,
                              task_type=task_type, yes=yes, verb="retry")
         if chosen:
-            _report("retried", chosen, store.retry_tasks(conn, chosen))
+            _report("retried", chosen, store(conn).retry_tasks(conn, chosen))
 
 
 @click.command()
@@ -92,7 +98,7 @@ def cancel(ids, state, queue, task_type, reason, yes, dsn) -> None:
         chosen = _chosen_ids(conn, ids, finished=False, state=state, queue=queue,
                              task_type=task_type, yes=yes, verb="cancel")
         if chosen:
-            _report("cancelled", chosen, store.cancel_tasks(conn, chosen, reason))
+            _report("cancelled", chosen, store(conn).cancel_tasks(conn, chosen, reason))
 
 
 @click.command()
@@ -103,14 +109,14 @@ def cancel(ids, state, queue, task_type, reason, yes, dsn) -> None:
 def prune(older_than, yes, dsn) -> None:
     """Delete finished tasks (with their keys and logs) that finished long enough ago."""
     with connection(dsn) as conn:
-        n = store.count_prunable(conn, older_than)
+        n = store(conn).count_prunable(conn, older_than)
         if n == 0:
             click.echo(f"no finished tasks older than {format_duration(older_than)}")
             return
         if not yes:
             click.confirm(f"Delete {n:,} finished tasks older than {format_duration(older_than)}?",
                           abort=True, err=True)
-        click.echo(f"pruned {store.prune(conn, older_than):,} task(s)")
+        click.echo(f"pruned {store(conn).prune(conn, older_than):,} task(s)")
 
 
 @click.command()
@@ -118,7 +124,7 @@ def prune(older_than, yes, dsn) -> None:
 def unstick(dsn) -> None:
     """Rescue now the running tasks whose lease has expired (workers also do this)."""
     with connection(dsn) as conn:
-        click.echo(f"rescued {store.rescue(conn):,} task(s) with expired leases")
+        click.echo(f"rescued {store(conn).rescue(conn):,} task(s) with expired leases")
 
 
 @click.group()
@@ -156,7 +162,7 @@ def _print_policies(rows: list[dict]) -> None:
 def queue_ls(dsn) -> None:
     """Every queue and its policy."""
     with connection(dsn) as conn:
-        _print_policies(store.queues(conn))
+        _print_policies(store(conn).queues(conn))
 
 
 SETTINGS = (  # option name -> queues column
@@ -191,12 +197,12 @@ def queue_set(name, dsn, **options) -> None:
     if not settings:
         raise click.UsageError("nothing to change: give at least one setting (see --help)")
     with connection(dsn) as conn:
-        _print_policies([store.configure_queue(conn, name, settings)])
+        _print_policies([store(conn).configure_queue(conn, name, settings)])
 
 
 def _set_paused(name: str, paused: bool, dsn: str | None) -> None:
     with connection(dsn) as conn:
-        if not store.set_paused(conn, name, paused):
+        if not store(conn).set_paused(conn, name, paused):
             raise click.ClickException(f"no queue named {name!r} (see `pgtask queue ls`)")
     click.echo(f"queue {name} {'paused' if paused else 'resumed'}")
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from types import ModuleType
 from typing import Any
 
 import click
@@ -13,7 +15,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from ..config import resolve_dsn
+from ..config import backend_of, resolve_dsn
 from ..models import TaskState
 from ..store import inspect as store
 from ..store.schema_check import connect_checked
@@ -22,10 +24,28 @@ from .common import dsn_option
 STATES = click.Choice([s.value for s in TaskState])
 
 
+def checked(dsn: str):
+    """store.schema_check's connect_checked for Postgres, or its MySQL twin (a PyMySQL
+    connection), by the DSN's scheme."""
+    if backend_of(dsn) == "mysql":
+        from ..store.schema_check_mysql import connect_checked as connect_checked_mysql
+
+        return connect_checked_mysql(dsn)
+    return connect_checked(dsn)
+
+
+def store_for(conn, module: ModuleType) -> ModuleType:
+    """`module` (e.g. store.inspect) for a Postgres connection, else its `_mysql` twin,
+    imported only then: PyMySQL is an optional dependency."""
+    if isinstance(conn, psycopg.Connection):
+        return module
+    return importlib.import_module(f"{module.__name__}_mysql")
+
+
 @contextmanager
-def connection(dsn: str | None) -> Iterator[psycopg.Connection]:
+def connection(dsn: str | None) -> Iterator[Any]:
     """A checked autocommit connection for one command (see store.schema_check)."""
-    conn = connect_checked(resolve_dsn(dsn))
+    conn = checked(resolve_dsn(dsn))
     try:
         yield conn
     finally:
@@ -65,8 +85,8 @@ def to_json(value: Any, indent: int | None = 2) -> str:
 def ls(state, queue, task_type, limit, after, as_json, dsn) -> None:
     """List tasks by id, a page at a time (the last line gives the next page's --after)."""
     with connection(dsn) as conn:
-        rows = store.list_tasks(conn, state=state, queue=queue, task_type=task_type,
-                                after=after, limit=limit)
+        rows = store_for(conn, store).list_tasks(conn, state=state, queue=queue,
+                                                 task_type=task_type, after=after, limit=limit)
     if as_json:
         for row in rows:
             click.echo(to_json(row, indent=None))
@@ -118,7 +138,7 @@ def _section(out: Console, title: str, headers: tuple[str, ...], rows: list[tupl
 def show(task_id, as_json, dsn) -> None:
     """Everything about one task: fields, payload, result, errors, logs, HTTP attempts."""
     with connection(dsn) as conn:
-        detail = store.task_detail(conn, task_id)
+        detail = store_for(conn, store).task_detail(conn, task_id)
     if detail is None:
         raise click.ClickException(f"no task {task_id} (it may have been pruned)")
     if as_json:
@@ -150,7 +170,7 @@ def show(task_id, as_json, dsn) -> None:
 def stats(as_json, dsn) -> None:
     """How many tasks each queue has in each state."""
     with connection(dsn) as conn:
-        rows = store.task_counts(conn)
+        rows = store_for(conn, store).task_counts(conn)
     counts: dict[str, dict[str, int]] = {}
     for row in rows:
         counts.setdefault(row["queue"], {})[row["state"]] = row["n"]

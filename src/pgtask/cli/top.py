@@ -12,10 +12,10 @@ from ..console.render import render
 from ..console.snapshot import Snapshot, from_rows
 from ..console.view import Action, Thresholds
 from ..console.window import Window
-from ..store import admin
-from ..store.inspect import top_rows
-from ..store.schema_check import connect, connect_checked
+from ..store import admin, inspect
+from ..store.schema_check import connect
 from .common import dsn_option
+from .inspect import checked, store_for
 from .units import DURATION
 
 
@@ -28,26 +28,38 @@ class Source:
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._conn: psycopg.Connection | None = connect_checked(dsn)
+        self._conn = checked(dsn)  # psycopg, or PyMySQL for a mysql:// DSN
         self._window = Window()
 
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self._dsn)
+    def _connection(self):
+        if isinstance(self._conn, psycopg.Connection):
+            if self._conn.closed or self._conn.broken:
+                self._conn = connect(self._dsn)
+        elif not self._conn.open:
+            from ..store.schema_check_mysql import connect as connect_mysql
+
+            self._conn = connect_mysql(self._dsn)
         return self._conn
 
     def take(self) -> Snapshot:
-        rows = top_rows(self._connection(), since=self._window.until)
+        conn = self._connection()
+        if isinstance(conn, psycopg.Connection):
+            rows = inspect.top_rows(conn, since=self._window.until)
+        else:  # the same rows, from MySQL (PyMySQL is optional: imported only here)
+            from ..store.top_mysql import top_rows
+
+            rows = top_rows(conn, since=self._window.until)
         return from_rows(rows, self._window)
 
     def act(self, action: Action) -> str:
         paused = action.kind == "pause"
-        if not admin.set_paused(self._connection(), action.queue, paused):
+        conn = self._connection()
+        if not store_for(conn, admin).set_paused(conn, action.queue, paused):
             return f"queue {action.queue} no longer exists"
         return f"queue {action.queue} {'paused' if paused else 'resumed'}"
 
     def close(self) -> None:
-        if self._conn is not None:
+        if isinstance(self._conn, psycopg.Connection) or self._conn.open:
             self._conn.close()
 
 
@@ -59,7 +71,8 @@ class Source:
 @click.option("--stale-after", type=DURATION, default="30s", show_default=True,
               help="Flag workers whose last heartbeat is older than this.")
 @click.option("--xmin-warn-after", type=DURATION, default="60s", show_default=True,
-              help="Warn when a transaction has held the xmin horizon this long.")
+              help="Warn when a transaction has held the xmin horizon this long "
+                   "(MySQL: has been open this long).")
 @dsn_option
 def top(once, as_json, interval, stale_after, xmin_warn_after, dsn) -> None:
     """Live view of queues, rates, latency, workers and database health.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from . import format as fmt
+from .health_mysql import MySQLHealth, mysql_health_lines
 from .snapshot import Health, XminHolder
 from .view import Thresholds
 
@@ -66,6 +67,8 @@ def _notify_line(health: Health) -> Text:
                        style="bold red" if usage >= 0.5 else "dim")
 
 
-def health_lines(health: Health, thresholds: Thresholds) -> list[Text]:
+def health_lines(health: Health | MySQLHealth, thresholds: Thresholds) -> list[Text]:
+    if isinstance(health, MySQLHealth):
+        return mysql_health_lines(health, thresholds)
     return [Text("DATABASE", style="bold underline"), _table_line(health, thresholds),
             _xmin_line(health, thresholds), _notify_line(health)]

@@ -30,10 +30,13 @@ def _frame(snapshot: Snapshot, console: Console, view: View, thresholds: Thresho
 
 
 def _refresh(take: Take, snapshot: Snapshot, view: View) -> tuple[Snapshot, View]:
-    """A new snapshot, or the last one with a note when the database does not answer."""
+    """A new snapshot, or the last one with a note when the database does not answer.
+
+    ConnectionError: how store.top_mysql reports a lost MySQL connection.
+    """
     try:
         return take(), view
-    except psycopg.Error as exc:
+    except (psycopg.Error, ConnectionError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
         return snapshot, replace(view, message=f"refresh failed ({reason}); retrying")
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .health_mysql import MySQLHealth, mysql_health
 from .window import SPARK_SECONDS, WINDOWS, Window
 
 
@@ -87,7 +88,7 @@ class Snapshot:
     at: datetime
     queues: tuple[QueueStats, ...] = ()
     workers: tuple[WorkerRow, ...] = ()
-    health: Health = field(default_factory=Health)
+    health: Health | MySQLHealth = field(default_factory=Health)  # by the database's kind
 
     def throughput(self) -> tuple[int, ...]:
         """Completions per second over the last minute, all queues together."""
@@ -159,5 +160,6 @@ def from_rows(rows: dict[str, list[dict]], window: Window | None = None) -> Snap
         at=clock["at"],
         queues=tuple(_queue(r, window) for r in rows["queues"]),
         workers=tuple(_worker(r, clock["at"]) for r in rows["workers"]),
-        health=_health(rows["health"][0] if rows["health"] else None),
+        health=mysql_health(rows["mysql_health"][0]) if "mysql_health" in rows else
+        _health(rows["health"][0] if rows["health"] else None),
     )

@@ -29,6 +29,7 @@ class Thresholds:
     xmin_seconds: float = 60.0       # a transaction holding the xmin horizon this long
     xmin_xids: int = 1_000_000       # ... or a slot holding it this many transactions back
     dead_tuples: int = 100_000       # dead rows in pgtask.tasks that vacuum has not removed
+    history_length: int = 100_000    # MySQL: row versions InnoDB's purge has yet to remove
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,108 @@
+"""The pure parts of the MySQL operations: queue policy checks, row shapes, health lines."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from pgtask.console.health_mysql import MySQLHealth, OldestTransaction, mysql_health
+from pgtask.console.snapshot import Snapshot
+from pgtask.console.view import Thresholds
+from pgtask.errors import ConfigError
+from pgtask.store.inspect_mysql import plain, where
+from pgtask.store.queue_policy_mysql import apply_settings, check_request, pg_interval, pg_number
+from tests.ops.fixtures import BUSY, frame
+
+DEFAULTS = {"concurrency_limit": None, "rate_limit": None, "rate_burst": 1, "max_attempts": 20,
+            "min_backoff": 1.0, "max_backoff": 3600.0, "max_doublings": 20,
+            "backoff_jitter": 0.2, "lease": 30.0, "target_url": None, "dispatch_deadline": 30.0}
+
+
+def test_numbers_and_intervals_print_as_postgres_prints_them():
+    assert [pg_number(v) for v in (2.0, 0.1, 1e20, 2.5)] == ["2", "0.1", "1e+20", "2.5"]
+    assert [pg_interval(s) for s in (0.1, 1, 45, 3600, 90000, 0.000001)] == \
+        ["00:00:00.1", "00:00:01", "00:00:45", "01:00:00", "25:00:00", "00:00:00.000001"]
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"concurrency_limit": 0}, "concurrency_limit must be at least 1, got 0"),
+    ({"rate_limit": 0.0}, "rate_limit must be a positive number of tasks per second, got 0"),
+    ({"rate_limit": float("inf")}, "rate_limit must be a positive number"),
+    ({"rate_burst": 0}, "rate_burst must be at least 1, got 0"),
+    ({"max_attempts": 1001}, "max_attempts must be from 1 to 1000, got 1001"),
+    ({"lease": 0.0}, "min_backoff, lease and dispatch_deadline must be positive "
+                     "(got 00:00:01, 00:00:00, 00:00:30)"),
+    ({"min_backoff": 7200.0},
+     "max_backoff (01:00:00) must not be shorter than min_backoff (02:00:00)"),
+    ({"max_doublings": 61}, "max_doublings must be from 0 to 60, got 61"),
+    ({"backoff_jitter": 1.5}, "backoff_jitter must be from 0 to 1, got 1.5"),
+    ({"target_url": "ftp://x"}, "target_url must start with http:// or https://"),
+])
+def test_apply_settings_refuses_what_configure_queue_refuses(settings, message):
+    with pytest.raises(ConfigError) as refused:
+        apply_settings(DEFAULTS, settings)
+    assert message in str(refused.value)
+
+
+def test_apply_settings_changes_only_what_is_given():
+    policy = apply_settings(DEFAULTS, {"rate_limit": 5.0, "lease": 45.0})
+    assert policy == {**DEFAULTS, "rate_limit": 5.0, "lease": 45.0}
+    assert apply_settings(policy, {"rate_limit": None})["rate_limit"] is None
+
+
+def test_check_request_refuses_names_unknown_settings_and_clearing():
+    with pytest.raises(ConfigError, match="invalid queue name 'Bad'"):
+        check_request("Bad", {})
+    with pytest.raises(ConfigError, match="unknown queue setting\\(s\\): colour, size"):
+        check_request("q", {"size": 1, "colour": 2})
+    with pytest.raises(ConfigError, match="lease cannot be cleared"):
+        check_request("q", {"lease": None})
+    check_request("q", {"rate_limit": None, "max_attempts": 3})
+
+
+def test_plain_rows_look_like_postgres_rows():
+    row = plain({"payload": '{"a": 1}', "errors": "[]", "paused": 1, "queued": Decimal("3"),
+                 "lag": 1.5, "run_at": datetime(2030, 1, 1), "name": "q", "result": None})
+    assert row == {"payload": {"a": 1}, "errors": [], "paused": True, "queued": 3, "lag": 1.5,
+                   "run_at": datetime(2030, 1, 1, tzinfo=UTC), "name": "q", "result": None}
+    assert type(row["queued"]) is int
+    assert where() == ("TRUE", [])
+    assert where(state="dead", queue=None, task_type="t") == ("state = %s AND task_type = %s",
+                                                              ["dead", "t"])
+
+
+def _mysql_frame(health: MySQLHealth, **thresholds) -> str:
+    snapshot = Snapshot(at=BUSY.at, queues=BUSY.queues, workers=BUSY.workers, health=health)
+    return frame(snapshot, thresholds=Thresholds(**thresholds))
+
+
+def test_mysql_health_lines_replace_the_postgres_ones():
+    quiet = _mysql_frame(MySQLHealth(history_length=1234))
+    assert "InnoDB purge  history list length 1,234" in quiet
+    assert "oldest trx    none open" in quiet and "NOTIFY        none on MySQL" in quiet
+    assert "xmin" not in quiet and "dead tuples" not in quiet
+    assert "default" in quiet and "app-1" in quiet  # queue and worker panels as on Postgres
+
+
+def test_a_long_transaction_is_a_warning_after_the_threshold():
+    trx = OldestTransaction(42, 75.0, "RUNNING", "idle in transaction, app@10.0.0.5")
+    health = MySQLHealth(history_length=5, oldest_transaction=trx)
+    warned = _mysql_frame(health)
+    assert ("oldest trx    ⚠ thread 42 (idle in transaction, app@10.0.0.5) open for 1m15s: "
+            "InnoDB cannot purge") in warned
+    assert "oldest trx    ok (thread 42" in _mysql_frame(health, xmin_seconds=120)
+
+
+def test_no_privilege_is_a_note_not_an_error():
+    text = _mysql_frame(MySQLHealth(available=False))
+    assert "not shown: reading information_schema.INNODB_TRX needs the PROCESS privilege" in text
+    assert "InnoDB purge" not in text
+
+
+def test_mysql_health_from_its_row():
+    row = {"available": True, "history_length": 9,
+           "oldest_transaction": {"thread_id": 7, "seconds": 1.5, "state": "RUNNING",
+                                  "detail": None}}
+    assert mysql_health(row) == MySQLHealth(True, 9, OldestTransaction(7, 1.5, "RUNNING", ""))
+    empty = {"available": False, "history_length": None, "oldest_transaction": None}
+    assert mysql_health(empty) == MySQLHealth(available=False)
