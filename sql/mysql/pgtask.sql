@@ -132,7 +132,9 @@ CREATE TABLE IF NOT EXISTS pgtask_task_history (
   CONSTRAINT history_holds_finished_work CHECK (state IN ('succeeded', 'dead', 'cancelled')),
   CONSTRAINT history_only_success_has_a_result CHECK (result IS NULL OR state = 'succeeded'),
   INDEX task_history_finished_at (finished_at),
-  INDEX task_history_state (state, id)
+  INDEX task_history_state (state, id),
+  -- "dead in the last hour" (pgtask top) reads only dead rows, like Postgres's partial index.
+  INDEX task_history_dead (state, finished_at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
 -- An idempotency key names one task per queue for as long as that task is retained.
