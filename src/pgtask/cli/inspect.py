@@ -113,7 +113,8 @@ def _fields_table(task: dict) -> Table:
         if key in ("payload", "result", "errors"):
             continue
         table.add_row(key, when(value) if isinstance(value, datetime) else
-                      ("–" if value is None else str(value)))
+                      "–" if value is None else
+                      to_json(value, indent=None) if isinstance(value, (dict, list)) else str(value))
     return table
 
 
@@ -157,6 +158,9 @@ def show(task_id, as_json, dsn) -> None:
     _section(out, "errors", ("ATTEMPT", "AT", "WORKER", "ERROR"), errors)
     logs = [(r["attempt"], r["at"], r["level"], r["message"]) for r in detail["logs"]]
     _section(out, "log lines", ("ATTEMPT", "AT", "LEVEL", "MESSAGE"), logs)
+    if detail.get("follow_ups"):
+        _section(out, "follow-ups", ("ID", "TYPE", "STATE"),
+                 [(r["id"], r["task_type"], r["state"]) for r in detail["follow_ups"]])
     if detail["http_attempts"] is not None:
         attempts = [(r["attempt"], r["at"], r["status"], r["latency_ms"], r["reason"],
                      r["response"]) for r in detail["http_attempts"]]

@@ -207,8 +207,15 @@ select attempt, at, status, latency_ms, reason, response
 """
 
 
+SHOW_FOLLOW_UPS = """
+select id, task_type, state::text as state from pgtask.all_tasks
+ where parent_id = %s order by id limit 100
+"""
+
+
 def task_detail(conn: psycopg.Connection, task_id: int, log_limit: int = 1000) -> dict | None:
-    """The task with its log lines and HTTP attempts (when that table exists), or None."""
+    """The task with its log lines, HTTP attempts (when that table exists) and the
+    follow-up tasks its chain enqueued, or None."""
     task = conn.execute(SHOW_TASK, (task_id,)).fetchone()
     if task is None:
         return None
@@ -216,7 +223,8 @@ def task_detail(conn: psycopg.Connection, task_id: int, log_limit: int = 1000) -
     attempts = None
     if conn.execute(HTTP_ATTEMPTS_TABLE).fetchone()["present"]:
         attempts = conn.execute(SHOW_HTTP_ATTEMPTS, (task_id,)).fetchall()
-    return {"task": task, "logs": logs, "http_attempts": attempts}
+    follow_ups = conn.execute(SHOW_FOLLOW_UPS, (task_id,)).fetchall()
+    return {"task": task, "logs": logs, "http_attempts": attempts, "follow_ups": follow_ups}
 
 
 STATS = """
