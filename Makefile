@@ -1,11 +1,16 @@
 # make demo  - set up, then run the demo on an embedded Postgres (no configuration needed)
 # make test  - set up, then run the whole test suite
+# make bench - pgtask vs pgqueuer/procrastinate/plain SQL in bench/.venv (BENCH_ARGS=--quick|--sustained)
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The peers bench/README.md reports on, pinned so a rerun measures the same thing.
+BENCH_VENV  := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
+BENCH_PEERS := pgqueuer==1.6.0 procrastinate==3.10.0 asyncpg==0.32.0 uvloop==0.23.0 py-spy==0.4.3
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +24,17 @@ demo: setup
 	$(BIN)/pgtask demo
 
 test: setup
+	sh scripts/ensure-browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+$(BENCH_STAMP): pyproject.toml Makefile
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[web]' $(BENCH_PEERS)
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	cd bench && .venv/bin/python run.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info

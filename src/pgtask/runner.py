@@ -84,6 +84,7 @@ class Worker:
         self._beat_now = asyncio.Event()
         self._background: list[asyncio.Task] = []
         self.claimed_total = 0
+        self.metrics = None  # pgtask.web.worker_metrics.WorkerMetrics (--metrics-port)
         self._waiting = False  # mirrors pgtask.workers.waiting
         self._polling = AdaptivePolling(max_delay=self.config.poll_interval)
         self._full_since: float | None = None
@@ -239,13 +240,21 @@ class Worker:
 
     # -- running -----------------------------------------------------------------------
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
     def _start(self, claimed: ClaimedTask) -> None:
         self.claimed_total += 1
+        if self.metrics is not None:
+            self.metrics.observe_claim(
+                claimed.queue, (claimed.attempted_at - claimed.run_at).total_seconds())
         ctx = TaskContext(claimed, self._loop, heartbeat=self._beat_now.set)
         job = asyncio.create_task(self._run_one(claimed, ctx))
         self._running[claimed.id] = _Running(claimed, ctx, job)
 
     async def _run_one(self, claimed: ClaimedTask, ctx: TaskContext) -> None:
+        started = self._loop.time()
         try:
             if self.targets is not None and self.targets.serves(claimed):
                 outcome = await self.targets.run(claimed, self._stop_reason)
@@ -254,6 +263,10 @@ class Worker:
         finally:
             self._running.pop(claimed.id, None)
             self._slot_freed.set()
+        if self.metrics is not None:
+            self.metrics.observe_outcome(claimed.queue, claimed.task_type,
+                                         outcome.kind if outcome is not None else "lost",
+                                         self._loop.time() - started)
         if ctx.logger.lines:
             self._logs.extend(ctx.logger.lines)
         if outcome is not None:

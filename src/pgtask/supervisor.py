@@ -7,6 +7,7 @@ Python needs processes to use more than one core. Each child is a plain
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -36,7 +37,8 @@ class Supervisor:
         self.signals = 0
 
     def _spawn(self, slot: int) -> None:
-        self.children[slot] = subprocess.Popen(self.command, preexec_fn=_die_with_parent)
+        env = {**os.environ, "PGTASK_WORKER_INDEX": str(slot)}  # e.g. metrics port + slot
+        self.children[slot] = subprocess.Popen(self.command, preexec_fn=_die_with_parent, env=env)
         log.info("started worker process %d (pid %d)", slot, self.children[slot].pid)
 
     def _forward(self, signum: int, _frame) -> None:

@@ -227,3 +227,25 @@ def test_client_validates_before_the_database(conn):
     with pytest.raises(ValueError, match="run_at or delay"):
         pgtask.enqueue(conn, "t.ok", run_at=__import__("datetime").datetime.now(
             __import__("datetime").UTC), delay=1)
+
+
+def test_worker_metrics_count_claims_and_outcomes(dsn, conn, registry):
+    import urllib.request
+
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pgtask.web.worker_metrics import start_worker_metrics
+
+    with running_worker(dsn, registry) as worker:
+        worker.metrics = start_worker_metrics(0, worker, registry=CollectorRegistry())
+        ids = [pgtask.enqueue(conn, "t.ok", {"i": i}) for i in range(3)]  # after the hooks
+        for task_id in ids:
+            wait_until(finished(conn, task_id))
+        page = urllib.request.urlopen(f"http://127.0.0.1:{worker.metrics.port}/metrics").read()
+        worker.metrics.close()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(page.decode())
+               for s in family.samples}
+    assert samples[("pgtask_worker_outcomes_total", (("outcome", "succeeded"), ("queue", "default"),
+                                                     ("type", "t.ok")))] == 3

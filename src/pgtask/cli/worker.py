@@ -68,11 +68,16 @@ def _json_object(text: str) -> dict:
 @click.option("--no-listen", is_flag=True, help="Do not LISTEN; rely on polling only.")
 @click.option("--no-scheduler", is_flag=True,
               help="Never lead the cron/interval schedules (other workers will).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve this worker's Prometheus metrics on this port (with --processes, "
+                   "child N uses port + N).")
+@click.option("--metrics-addr", default="127.0.0.1", show_default=True,
+              help="Address for --metrics-port.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def worker(dsn, handlers, queues, http_targets, http_allow, http_allow_link_local,
            http_secrets_file, concurrency, processes, shutdown_timeout, poll_interval,
-           retention, no_listen, no_scheduler, log_level) -> None:
+           retention, no_listen, no_scheduler, metrics_port, metrics_addr, log_level) -> None:
     """Run tasks: claim, execute the registered handlers (or POST HTTP targets), record outcomes."""
     from ..runner import Worker, WorkerConfig
 
@@ -99,7 +104,14 @@ def worker(dsn, handlers, queues, http_targets, http_allow, http_allow_link_loca
         args = _child_args(sys.argv[1:])
         sys.exit(Supervisor(args, processes).run())
     log.info("connecting to %s", redact_dsn(url))
-    sys.exit(_run_worker(Worker(url, registry, config, targets=targets)))
+    runner = Worker(url, registry, config, targets=targets)
+    if metrics_port is not None:
+        from ..web.worker_metrics import start_worker_metrics
+
+        port = metrics_port + int(os.environ.get("PGTASK_WORKER_INDEX", "0")) if metrics_port else 0
+        runner.metrics = start_worker_metrics(port, runner, addr=metrics_addr)
+        log.info("worker metrics on http://%s:%d/metrics", metrics_addr, runner.metrics.port)
+    sys.exit(_run_worker(runner))
 
 
 def _child_args(argv: list[str]) -> list[str]:

@@ -1,0 +1,71 @@
+"""pgtask serve: the HTTP API, the web dashboard and /metrics (see pgtask.web)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+import click
+
+from ..config import redact_dsn, resolve_dsn
+from ..store.schema_check import connect_checked
+from .common import dsn_option
+
+log = logging.getLogger("pgtask.web")
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_refusal(host: str, auth_enabled: bool, insecure: bool) -> str | None:
+    """Why `pgtask serve` must not bind `host`, or None when it may."""
+    if auth_enabled or insecure or is_loopback(host):
+        return None
+    return (f"refusing to serve on {host} without authentication: set PGTASK_WEB_TOKENS, "
+            "PGTASK_WEB_BASIC or --auth-file (see docs/web.md), or pass --insecure")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@dsn_option
+@click.option("--auth-file", type=click.Path(dir_okay=False),
+              help="Credentials file: lines 'token ROLE TOKEN' or 'basic ROLE USER PASSWORD'.")
+@click.option("--insecure", is_flag=True,
+              help="Allow a non-loopback address without authentication.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(host, port, dsn, auth_file, insecure, log_level) -> None:
+    """Serve the HTTP API, the web dashboard and Prometheus /metrics."""
+    try:
+        import uvicorn
+
+        from ..web.app import create_app
+        from ..web.auth import load
+    except ImportError as exc:
+        raise click.ClickException(
+            f"pgtask serve needs the web extra: pip install 'pgtask[web]' ({exc.name} is missing)"
+        ) from None
+    auth = load(file=auth_file)
+    refusal = bind_refusal(host, auth.enabled, insecure)
+    if refusal:
+        raise click.UsageError(refusal)
+    url = resolve_dsn(dsn)
+    connect_checked(url).close()  # a wrong DSN or an unmigrated database fails here, clearly
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)-7s %(name)s %(message)s")
+    log.info("serving %s on http://%s:%d (auth: %s)", redact_dsn(url), host, port,
+             "on" if auth.enabled else "off")
+    uvicorn.run(create_app(url, auth=auth), host=host, port=port, log_level=log_level,
+                server_header=False)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve)

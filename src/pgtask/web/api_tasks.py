@@ -1,0 +1,115 @@
+"""/api/tasks: enqueue, look up, list (keyset pages), retry, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import psycopg
+from starlette.requests import Request
+from starlette.routing import Route
+
+from ..store import admin, inspect, web_pg
+from . import validation
+from .body import read_json
+from .responses import ApiError, Json
+from .state import state_of
+
+CANCEL_REASON = "cancelled via the web API"
+PAST = {"retry": "retried", "cancel": "cancelled"}
+
+
+def task_json(row: dict) -> dict:
+    """A task as the API shows it: all_tasks' columns, with task_type named `type`."""
+    out = dict(row)
+    out["type"] = out.pop("task_type")
+    return out
+
+
+def not_found(task_id: int) -> ApiError:
+    return ApiError(404, "not_found", f"no task {task_id} (it may have been pruned)")
+
+
+def task_detail(conn: psycopg.Connection, task_id: int) -> dict | None:
+    """The task with its logs, HTTP attempts and chain links (what the detail page shows)."""
+    detail = inspect.task_detail(conn, task_id)
+    if detail is None:
+        return None
+    return {**task_json(detail["task"]), "logs": detail["logs"],
+            "http_attempts": detail["http_attempts"], **web_pg.chain(conn, detail["task"])}
+
+
+async def create_task(request: Request) -> Json:
+    body = await read_json(request, validation.MAX_BODY_BYTES)
+    enqueue = validation.task_request(body)
+    task, created = await state_of(request).db.run(web_pg.enqueue_returning, enqueue)
+    return Json(task_json(task), status_code=201 if created else 200,
+                headers={"Location": f"{request.scope.get('root_path', '')}/api/tasks/{task['id']}"})
+
+
+async def get_task(request: Request) -> Json:
+    task_id = validation.task_id(request.path_params["id"])
+    detail = await state_of(request).db.run(task_detail, task_id)
+    if detail is None:
+        raise not_found(task_id)
+    return Json(detail)
+
+
+def page_of(conn: psycopg.Connection, query: dict[str, Any]) -> tuple[list[dict], int | None]:
+    """One page of tasks and the cursor of the next (None on the last page)."""
+    rows = web_pg.list_page(conn, **{**query, "limit": query["limit"] + 1})
+    more = len(rows) > query["limit"]
+    rows = rows[:query["limit"]]
+    return rows, (rows[-1]["id"] if more else None)
+
+
+async def list_tasks(request: Request) -> Json:
+    query = validation.list_query(request.query_params.multi_items())
+    if query["after"] is None and query["before"] is None:
+        query["after"] = 0  # the API pages oldest first unless asked for `before`
+    rows, cursor = await state_of(request).db.run(page_of, query)
+    next_url = None
+    if cursor is not None:
+        direction = "before" if query["before"] is not None else "after"
+        params = {k: v for k, v in request.query_params.items() if k not in ("after", "before")}
+        next_url = f"{request.url.path}?{urlencode({**params, direction: cursor})}"
+    return Json({"tasks": [task_json(r) for r in rows], "next": cursor, "next_url": next_url})
+
+
+def _act(conn: psycopg.Connection, verb: str, task_id: int, reason: str) -> tuple[bool, dict]:
+    done = (admin.retry_tasks(conn, [task_id]) if verb == "retry"
+            else admin.cancel_tasks(conn, [task_id], reason))
+    return bool(done), web_pg.task_row(conn, task_id)
+
+
+async def _transition(request: Request, verb: str, allowed_from: str) -> Json:
+    task_id = validation.task_id(request.path_params["id"])
+    reason = CANCEL_REASON
+    if verb == "cancel":
+        body = await read_json(request, 4096, optional=True)
+        validation.refuse_unknown(body, ("reason",))
+        reason = validation.text_field(body, "reason", 1000) or CANCEL_REASON
+    done, task = await state_of(request).db.run(_act, verb, task_id, reason)
+    if task is None:
+        raise not_found(task_id)
+    if not done:
+        raise ApiError(409, "conflict", f"task {task_id} is {task['state']}: only {allowed_from} "
+                                        f"tasks can be {PAST[verb]}")
+    return Json(task_json(task))
+
+
+async def retry_task(request: Request) -> Json:
+    return await _transition(request, "retry", "dead or cancelled")
+
+
+async def cancel_task(request: Request) -> Json:
+    return await _transition(request, "cancel", "queued or running")
+
+
+routes = [
+    Route("/api/tasks", create_task, methods=["POST"]),
+    Route("/api/tasks", list_tasks, methods=["GET"]),
+    Route("/api/tasks/{id}", get_task, methods=["GET"]),
+    Route("/api/tasks/{id}/retry", retry_task, methods=["POST"]),
+    Route("/api/tasks/{id}/cancel", cancel_task, methods=["POST"]),
+]

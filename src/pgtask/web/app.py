@@ -1,0 +1,119 @@
+"""create_app: the API, the dashboard and /metrics as one Starlette application.
+
+    app = create_app("postgresql://app@db/app")            # uvicorn module:app
+    parent.mount("/pgtask", create_app(dsn))               # inside your own app
+
+Errors: an ApiError is its own 4xx; a value the database refuses (a check it makes and
+validation.py did not) is a 400 with the database's message; an unreachable database is a
+503. Anything else is a bug, answered with a 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import psycopg
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg_pool import PoolTimeout
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..config import resolve_dsn
+from ..errors import ConfigError
+from . import api_queues, api_tasks, dashboard, guard
+from .auth import AuthConfig
+from .auth import load as load_auth
+from .db import Database, Snapshots
+from .metrics import registry_for
+from .openapi import document
+from .responses import ApiError, Json, bad_request, error_response
+from .state import WebState
+
+log = logging.getLogger("pgtask.web")
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(ApiError(exc.status_code, code, str(exc.detail)), exc.headers)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """A value the database (or configure_queue) refused: the client's mistake, a 400."""
+    if isinstance(exc, psycopg.Error):
+        message = (exc.diag.message_primary or type(exc).__name__)
+    else:
+        message = str(exc)
+    return error_response(bad_request(message.removeprefix("pgtask: ")))
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("%s %s: database unavailable (%s)", request.method, request.url.path,
+                type(exc).__name__)
+    return error_response(ApiError(503, "database_unavailable",
+                                   "the database is unreachable; try again shortly"),
+                          {"Retry-After": "5"})
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    return error_response(ApiError(500, "internal_error", "internal error (see the server log)"))
+
+
+def create_app(dsn: str | None = None, *, auth: AuthConfig | None = None, pool_size: int = 8,
+               db_timeout: float = 10.0, refresh_seconds: float = 2.0) -> Starlette:
+    """The pgtask web app for the database at `dsn` (default: $PGTASK_DSN, else embedded).
+
+    `auth`: the credentials (default: from PGTASK_WEB_TOKENS / PGTASK_WEB_BASIC /
+    PGTASK_WEB_AUTH_FILE; none configured means no authentication). `db_timeout`: how long
+    a request waits for a database connection before it is answered 503. `refresh_seconds`:
+    how often the dashboard polls. Nothing connects to the database until the first request.
+    """
+    url = resolve_dsn(dsn)
+    auth = load_auth() if auth is None else auth
+    db = Database(url, max_size=pool_size, timeout=db_timeout)
+    snapshots = Snapshots(db)
+    registry = registry_for(db, snapshots)
+
+    async def metrics(request: Request) -> Response:
+        body = await run_in_threadpool(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi(request: Request) -> Json:
+        return Json(document())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(db.close)
+
+    routes = [
+        *api_tasks.routes, *api_queues.routes, *dashboard.routes, *guard.routes,
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+    ]
+    handlers = {
+        ApiError: _api_error, HTTPException: _http_error, ConfigError: _refused,
+        psycopg.errors.DataError: _refused, psycopg.errors.IntegrityError: _refused,
+        psycopg.OperationalError: _unavailable, PoolTimeout: _unavailable,
+        Exception: _internal,
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app.state.pgtask = WebState(db=db, snapshots=snapshots, auth=auth,
+                                refresh_seconds=refresh_seconds)
+    app.add_middleware(guard.Guard, config=auth)
+    return app
