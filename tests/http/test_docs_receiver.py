@@ -1,4 +1,4 @@
-"""The receiver in docs/http-targets.md works as printed."""
+"""The receiver in the README's HTTP targets section works as printed."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pgtask
 
 from .helpers import OLD_SECRET, SECRET
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "http-targets.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def receiver_app(monkeypatch):

@@ -1,4 +1,4 @@
-"""HTTP targets: deliver tasks by POSTing them to an application (see docs/http-targets.md).
+"""HTTP targets: deliver tasks by POSTing them to an application (see the README, "HTTP targets").
 
 The runner hands a claimed task whose queue (or the task itself) has a target URL to an
 HttpDispatcher; the HTTP answer decides the outcome, Cloud Tasks style.
