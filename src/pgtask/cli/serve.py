@@ -29,7 +29,7 @@ def bind_refusal(host: str, auth_enabled: bool, insecure: bool) -> str | None:
     if auth_enabled or insecure or is_loopback(host):
         return None
     return (f"refusing to serve on {host} without authentication: set PGTASK_WEB_TOKENS, "
-            "PGTASK_WEB_BASIC or --auth-file (see the README, "Authentication"), or pass --insecure")
+            "PGTASK_WEB_BASIC or --auth-file (see the README's Authentication section), or pass --insecure")
 
 
 @click.command()
