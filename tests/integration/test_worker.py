@@ -207,7 +207,7 @@ def test_worker_registers_and_heartbeats(dsn, conn, registry):
             "select heartbeat_at > %s as later from pgtask.workers where id = %s",
             (first["heartbeat_at"], worker.id)).fetchone()["later"], message="a later heartbeat")
         row = conn.execute("select * from pgtask.workers where id = %s", (worker.id,)).fetchone()
-    assert row["task_types"] == registry.names() and row["concurrency"] == 10
+    assert row["task_types"] == registry.names() and row["concurrency"] == 100
 
 
 def test_enqueue_many_is_one_statement_and_keeps_order(dsn, conn):

@@ -30,10 +30,12 @@ from .helpers import claim, db_now, enqueue_many
 
 # The SELECT claim_task runs for queues without limits (copied from sql/postgres/pgtask.sql;
 # PL/pgSQL variables become parameters, as they do inside the function: $1 _now, $2 _open,
-# $3 task_types, $4 _wanted, $5 with_targets, $6 _targeted).
+# $3 task_types, $4 _wanted, $5 with_targets, $6 _targeted, $7 the queues argument,
+# $8 _closed).
 CLAIM_QUERY = """
 select t.id from pgtask.tasks t
- where t.state = 'queued' and t.run_at <= $1 and t.queue = any($2)
+ where t.state = 'queued' and t.run_at <= $1
+   and case when $7::text[] is null then t.queue <> all($8::text[]) else t.queue = any($2) end
    and ($3::text[] is null or t.task_type = any($3)
         or ($5::boolean and (t.target_url is not null or t.queue = any($6::text[]))))
  order by t.priority desc, t.run_at, t.id
@@ -81,11 +83,12 @@ def explain(db, query: str, queue: list[str] | str, generic: bool = False) -> st
                ("force_generic_plan" if generic else "auto",))
     db.execute("deallocate all")
     queue_type = sql.SQL("text[]" if isinstance(queue, list) else "text")
-    db.execute(sql.SQL("prepare claim_plan(timestamptz, {}, text[], integer, boolean, {})"
-                       " as {}").format(queue_type, queue_type, sql.SQL(query)))
+    db.execute(sql.SQL("prepare claim_plan(timestamptz, {}, text[], integer, boolean, {},"
+                       " text[], text[]) as {}").format(queue_type, queue_type, sql.SQL(query)))
+    named = queue if isinstance(queue, list) else None
     rows = db.execute(sql.SQL("explain (analyze, buffers, costs off, timing off) "
-                              "execute claim_plan(now(), {}, null, 10, false, null)").format(
-                                  sql.Literal(queue))).fetchall()
+                              "execute claim_plan(now(), {}, null, 10, false, null, {}, '{{}}')"
+                              ).format(sql.Literal(queue), sql.Literal(named))).fetchall()
     return "\n".join(r["QUERY PLAN"] for r in rows)
 
 

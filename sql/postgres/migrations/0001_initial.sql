@@ -115,7 +115,14 @@ create table pgtask.tasks (
               and worker_id is not null and attempted_at is not null
          else lease_token is null and lease_expires_at is null and worker_id is null end),
   constraint attempts_within_max check (max_attempts is null or attempt <= max_attempts)
-);
+)
+-- Every task leaves dead tuples behind (claimed, then moved to history): vacuum this small
+-- table after a fixed number of them rather than a fraction of its size, without the cost
+-- delay. Workers also vacuum it between autovacuum naps (see PostgresStore.maintain).
+with (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000,
+      autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 5000,
+      autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 5000,
+      autovacuum_vacuum_cost_delay = 0);
 
 -- Finished work: succeeded, dead or cancelled. Rows arrive here in the statement that
 -- finishes them and leave when "prune" judges them old enough.
@@ -583,6 +590,7 @@ declare
   _tokens   double precision;
   _taken    integer;
   _open     text[];
+  _closed   text[] := '{}';
   _targeted text[];  -- open queues that have a target URL
 begin
   if batch is null or batch not between 1 and 10000 then
@@ -658,6 +666,10 @@ begin
      where (claim_task.queues is null or q.name = any(claim_task.queues)) and not q.paused
        and q.concurrency_limit is null and q.rate_limit is null);
   if cardinality(_open) = 0 then return; end if;
+  if claim_task.queues is null then
+    _closed := array(select q.name from pgtask.queues q
+                      where q.paused or q.concurrency_limit is not null or q.rate_limit is not null);
+  end if;
   if with_targets then
     _targeted := array(select q.name from pgtask.queues q
                         where q.name = any(_open) and q.target_url is not null);
@@ -666,7 +678,14 @@ begin
   return query
   with picked as materialized (
     select t.id from pgtask.tasks t
-     where t.state = 'queued' and t.run_at <= _now and t.queue = any(_open)
+     where t.state = 'queued' and t.run_at <= _now
+       -- A CASE, not "t.queue = any(_open)": that form is indexable on queue, and the
+       -- planner then reads a queue's whole backlog through tasks_queue_claim_order and
+       -- sorts it (21.9 ms a claim of 10 with 20,000 queued, stale statistics right after
+       -- a burst). Written like this only tasks_claim_order fits, walked in claim order
+       -- until "batch" rows match: 3.4 ms. (bench/README.md, Findings)
+       and case when claim_task.queues is null then t.queue <> all(_closed)
+                else t.queue = any(_open) end
        and (task_types is null or t.task_type = any(task_types)
             or (with_targets and (t.target_url is not null or t.queue = any(_targeted))))
      order by t.priority desc, t.run_at, t.id
@@ -762,21 +781,21 @@ begin
   ), finished as (
     delete from pgtask.tasks t using held h
      where t.id = h.id and h.next_state <> 'queued'
-    returning t.*
+    returning t.*, h.next_state, h.result as outcome_result, h.entry
   ), archived as (
     insert into pgtask.task_history (id, queue, task_type, payload, state, priority, run_at,
       attempt, max_attempts, idempotency_key, target_url, worker_id, created_at, started_at,
       attempted_at, finished_at, errors, result, message, parent_id, group_id, on_success,
       on_failure)
-    select f.id, f.queue, f.task_type, f.payload, h.next_state, f.priority, f.run_at,
+    select f.id, f.queue, f.task_type, f.payload, f.next_state, f.priority, f.run_at,
            f.attempt, f.max_attempts, f.idempotency_key, f.target_url, f.worker_id,
            f.created_at, f.started_at, f.attempted_at, _now,
-           case when h.entry is null then f.errors else f.errors || h.entry end,
-           case when h.next_state = 'succeeded' then h.result end,
-           h.entry->>'error', f.parent_id, f.group_id, f.on_success, f.on_failure
-      from finished f join held h on h.id = f.id
+           case when f.entry is null then f.errors else f.errors || f.entry end,
+           case when f.next_state = 'succeeded' then f.outcome_result end,
+           f.entry->>'error', f.parent_id, f.group_id, f.on_success, f.on_failure
+      from finished f
      order by f.group_id  -- group rows are then locked in one order (see task_finished)
-    returning task_history.id
+    returning task_history.id, task_history.state
   ), requeued as (
     update pgtask.tasks t
        set state = 'queued', run_at = _now + h.wait, lease_token = null,
@@ -786,11 +805,11 @@ begin
            errors = case when h.entry is null then t.errors else t.errors || h.entry end
       from held h
      where t.id = h.id and h.next_state = 'queued'
-    returning t.id
+    returning t.id, t.state
   )
-  select h.id, h.next_state from held h
-   where h.id in (select a.id from archived a union all select r.id from requeued r)
-   order by h.id;
+  select x.id, x.state from (select a.id, a.state from archived a
+                             union all select r.id, r.state from requeued r) x
+   order by x.id;
 end
 $$;
 

@@ -55,8 +55,8 @@ def _json_object(text: str) -> dict:
 @click.option("--http-targets/--no-http-targets", default=None,
               help="POST tasks bound for HTTP targets (default: on when no --handlers).")
 @http_options
-@click.option("--concurrency", "-c", default=10, show_default=True, type=click.IntRange(1, 10000),
-              help="Tasks in flight per process.")
+@click.option("--concurrency", "-c", default=100, show_default=True, type=click.IntRange(1, 10000),
+              help="Tasks in flight per process (sync handlers: threads).")
 @click.option("--processes", "-p", default=1, show_default=True, type=click.IntRange(1, 256),
               help="Worker processes under a supervisor that restarts crashed ones.")
 @click.option("--shutdown-timeout", default="30s", show_default=True,

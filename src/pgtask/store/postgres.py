@@ -52,6 +52,13 @@ SET_WAITING = "select pgtask.set_worker_waiting(%s, %s)"
 TRY_MAINTENANCE_LOCK = "select pg_try_advisory_xact_lock(%s)"
 RESCUE = "select pgtask.rescue_tasks()"
 PRUNE = "select pgtask.prune(%s)"
+DEAD_TUPLES = """
+select n_dead_tup from pg_stat_user_tables where relid = 'pgtask.tasks'::regclass
+"""
+VACUUM_HOT_TABLE = "vacuum (analyze) pgtask.tasks"
+# Vacuum the hot table from the worker once this many dead tuples pile up: autovacuum naps a
+# minute between rounds, and a drain leaves two dead tuples per task meanwhile.
+VACUUM_AFTER_DEAD_TUPLES = 20_000
 # run_at falls back to the database clock plus the request's delay: no client clock involved.
 ENQUEUE_MANY = """
 select id from pgtask.enqueue_tasks(
@@ -61,6 +68,11 @@ select id from pgtask.enqueue_tasks(
          order by x.n),
   %s::integer[], %s::text[], %s::integer[], %s::text[],
   %s::text[]::jsonb[], %s::text[]::jsonb[]) id
+"""
+# One task: a plain call, no arrays to build and unnest (the common case of enqueue()).
+ENQUEUE_ONE = """
+select pgtask.enqueue_task(%s, %s::text::jsonb, %s, coalesce(%s::timestamptz, now() + %s::interval),
+                           %s, %s, %s, %s, %s::text::jsonb, %s::text::jsonb)
 """
 PING = "select 1"
 
@@ -82,6 +94,18 @@ def _enqueue_args(requests: Sequence[EnqueueRequest]) -> tuple[list, ...]:
     )
 
 
+def _statement(requests: Sequence[EnqueueRequest]) -> tuple[str, tuple]:
+    """ENQUEUE_ONE for a single task, ENQUEUE_MANY (parallel arrays) for more."""
+    if len(requests) > 1:
+        return ENQUEUE_MANY, _enqueue_args(requests)
+    r = requests[0]
+    return ENQUEUE_ONE, (
+        r.task_type, json.dumps(r.payload, separators=(",", ":")), r.queue, r.run_at, r.delay,
+        r.priority, r.idempotency_key, r.max_attempts, r.target_url,
+        None if r.on_success is None else json.dumps(r.on_success, separators=(",", ":")),
+        None if r.on_failure is None else json.dumps(r.on_failure, separators=(",", ":")))
+
+
 def _json_column(values: list) -> list | None:
     """JSON text per row, or None for the whole column when no row has a value."""
     if all(v is None for v in values):
@@ -101,7 +125,7 @@ def enqueue_on(conn: psycopg.Connection, requests: Sequence[EnqueueRequest]) -> 
     if not requests:
         return []
     with conn.cursor() as cur:
-        cur.execute(ENQUEUE_MANY, _enqueue_args(requests))
+        cur.execute(*_statement(requests))
         return _first_column(cur.fetchall())
 
 
@@ -111,7 +135,7 @@ async def aenqueue_on(conn: psycopg.AsyncConnection,
     if not requests:
         return []
     async with conn.cursor() as cur:
-        await cur.execute(ENQUEUE_MANY, _enqueue_args(requests))
+        await cur.execute(*_statement(requests))
         return _first_column(await cur.fetchall())
 
 
@@ -238,13 +262,19 @@ class PostgresStore:
             await conn.execute(DEREGISTER, (worker_id,))
 
     async def maintain(self, retention: timedelta | None) -> None:
-        async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))
-            if not (await cur.fetchone())[0]:
-                return  # another worker is doing it
-            await conn.execute(RESCUE)
-            if retention is not None:
-                await conn.execute(PRUNE, (retention,))
+        async with self._pool.connection() as conn:
+            async with conn.transaction():
+                cur = await conn.execute(TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))
+                if not (await cur.fetchone())[0]:
+                    return  # another worker is doing it
+                await conn.execute(RESCUE)
+                if retention is not None:
+                    await conn.execute(PRUNE, (retention,))
+            dead = await (await conn.execute(DEAD_TUPLES)).fetchone()
+            if dead and dead[0] > VACUUM_AFTER_DEAD_TUPLES:
+                # Outside a transaction (autocommit); a role that does not own the table
+                # only gets a warning, and autovacuum still does the job.
+                await conn.execute(VACUUM_HOT_TABLE)
 
     async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]:
         async with self._pool.connection() as conn:
