@@ -85,6 +85,7 @@ def browser() -> Iterator:
 
 
 def test_dashboard_updates_live_and_retries_a_dead_task(server, browser, db):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as seen
     from selenium.webdriver.support.ui import WebDriverWait
@@ -100,8 +101,12 @@ def test_dashboard_updates_live_and_retries_a_dead_task(server, browser, db):
     new_id = r.json()["id"]
     wait.until(seen.presence_of_element_located((By.ID, f"task-{new_id}")))
 
-    browser.find_element(By.CSS_SELECTOR, f"#task-{dead} button.retry").click()
-    wait.until(lambda d: d.find_element(By.ID, f"task-{dead}").get_attribute("data-state")
+    # The live refresh re-renders rows every two seconds, so an element found a moment ago
+    # may be gone: find and click in one retried step, and read the state the same way.
+    live = WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,))
+    live.until(lambda d: d.find_element(By.CSS_SELECTOR, f"#task-{dead} button.retry").click()
+               or True)
+    live.until(lambda d: d.find_element(By.ID, f"task-{dead}").get_attribute("data-state")
                == "queued")
     state = db.execute("select state::text from pgtask.all_tasks where id = %s",
                        (dead,)).fetchone()["state"]
