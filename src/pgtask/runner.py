@@ -21,10 +21,11 @@ import psycopg
 from .context import TaskContext
 from .executor import Executor, StopReason
 from .listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
-from .polling import AdaptivePolling
 from .registry import Registry
 from .retry import reconnect_delay
-from .store import ClaimedTask, LogLine, Outcome, Store, WorkerInfo, open_store
+from .wakeup import Wakeup
+from .outcomes import OutcomeBuffer
+from .store import ClaimedTask, Store, WorkerInfo, open_store
 
 log = logging.getLogger("pgtask.worker")
 DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
@@ -77,19 +78,13 @@ class Worker:
         self._executor = Executor(registry, threads=self.config.concurrency)
         self._running: dict[int, _Running] = {}
         self._stop_reason: dict[int, StopReason] = {}
-        self._outcomes: list[Outcome] = []
-        self._logs: list[LogLine] = []
         self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
-        self._flush_wanted = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._background: list[asyncio.Task] = []
+        self._wakeup: Wakeup | None = None
         self.claimed_total = 0
         self.metrics = None  # pgtask.web.worker_metrics.WorkerMetrics (--metrics-port)
-        self._waiting = False  # mirrors pgtask.workers.waiting
-        self._polling = AdaptivePolling(max_delay=self.config.poll_interval)
-        self._full_since: float | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -99,7 +94,11 @@ class Worker:
                              "(or serve HTTP targets)")
         self.store = await open_store(self.dsn, max_size=4)
         self._loop = asyncio.get_running_loop()
-        self._notify_on = self.config.listen and self.store.supports_notify
+        notify_on = self.config.listen and self.store.supports_notify
+        self._wakeup = Wakeup(self.store, self.id, notify_on, self.config.poll_interval,
+                              DB_ERRORS)
+        self._buffer = OutcomeBuffer(self.store, DB_ERRORS, self._wakeup.set,
+                                     self.config.poll_interval, self.config.flush_delay)
         try:
             if self.targets is not None:
                 await self.targets.open(self.store)
@@ -114,7 +113,7 @@ class Worker:
             for task in self._background:
                 task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
-            await self._final_flush()
+            await self._buffer.final_flush()
             if self.targets is not None:
                 await self.targets.close()
             try:
@@ -131,7 +130,8 @@ class Worker:
             log.info("worker %s stopping: waiting up to %gs for %d task(s)", self.id,
                      self.config.shutdown_timeout, len(self._running))
         self._stopping.set()
-        self._wake.set()
+        if self._wakeup is not None:  # None until run() has opened the store
+            self._wakeup.set()
         self._slot_freed.set()
 
     def _info(self) -> WorkerInfo:
@@ -139,10 +139,10 @@ class Worker:
                           self.registry.names(), self.config.concurrency)
 
     def _start_background(self) -> None:
-        loops = [self._flush_loop(), self._heartbeat_loop(), self._maintenance_loop()]
+        loops = [self._buffer.run(), self._heartbeat_loop(), self._maintenance_loop()]
         if self.config.listen and self.store.supports_notify:
             listener = Listener(self.store, [TASKS_CHANNEL, CANCEL_CHANNEL],
-                                self._on_notify, self._wake.set)
+                                self._on_notify, self._wakeup.set)
             loops.append(listener.run(self._stopping))
         services = list(self.config.services)
         if self.targets is not None:
@@ -166,7 +166,7 @@ class Worker:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
-            self._wake.clear()  # before the claim: a wake-up during it is not lost
+            self._wakeup.clear()
             try:
                 if self.targets is None:
                     claimed = await self.store.claim(self.config.queues, self.id, free, types)
@@ -183,50 +183,7 @@ class Worker:
                 continue
             for task in claimed:
                 self._start(task)
-            if len(claimed) < free:
-                if await self._mark_waiting(True):
-                    continue  # claim once more: a task inserted just before the mark woke nobody
-                await self._idle(len(claimed), free)
-            elif self._waiting:
-                await self._mark_waiting(False)
-
-    async def _mark_waiting(self, waiting: bool) -> bool:
-        """Tell the database whether NOTIFY should wake this worker; True if that changed.
-
-        Going busy waits until claims have come back full for a second, so a worker near
-        its capacity does not flip the flag (a write) on every claim.
-        """
-        now = self._loop.time()
-        if not waiting:
-            if self._full_since is None:
-                self._full_since = now
-            if now - self._full_since < 1.0:
-                return False
-        self._full_since = None
-        if waiting == self._waiting or not self._notify_on:
-            return False
-        try:
-            await self.store.set_worker_waiting(self.id, waiting)
-        except DB_ERRORS as exc:
-            log.warning("could not mark worker %s: %s", "waiting" if waiting else "busy",
-                        type(exc).__name__)
-            return False
-        self._waiting = waiting
-        return True
-
-    async def _idle(self, claimed: int, asked: int) -> None:
-        """Wait for a wake-up (NOTIFY, a due retry, a freed slot) or the next poll.
-
-        Without NOTIFY (MySQL, or --no-listen) polling adapts: fast while claims return
-        work, backing off to poll_interval when idle.
-        """
-        delay = self.config.poll_interval
-        if not self._notify_on:
-            delay = self._polling.next_delay(claimed, asked)
-        try:
-            await asyncio.wait_for(self._wake.wait(), delay)
-        except TimeoutError:
-            pass
+            await self._wakeup.after_claim(len(claimed), free)
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -238,7 +195,7 @@ class Worker:
         if channel == CANCEL_CHANNEL:
             self._take_away(int(payload), "cancelled")
         elif self.config.queues is None or payload in self.config.queues:
-            self._wake.set()
+            self._wakeup.set()
 
     # -- running -----------------------------------------------------------------------
 
@@ -269,13 +226,9 @@ class Worker:
             self.metrics.observe_outcome(claimed.queue, claimed.task_type,
                                          outcome.kind if outcome is not None else "lost",
                                          self._loop.time() - started)
-        if ctx.log_lines:
-            self._logs.extend(ctx.log_lines)
-        if outcome is not None:
-            self._outcomes.append(outcome)
-        self._flush_wanted.set()
+        self._buffer.add(outcome, ctx.log_lines)
         if len(self._running) < self.config.concurrency:
-            self._wake.set()
+            self._wakeup.set()
 
     def _take_away(self, task_id: int, reason: StopReason) -> None:
         running = self._running.get(task_id)
@@ -288,56 +241,7 @@ class Worker:
         running.ctx.cancel()
         running.job.cancel()
 
-    # -- flushing, heartbeats, maintenance ----------------------------------------------
-
-    async def _flush_loop(self) -> None:
-        failures = 0
-        while True:
-            await self._flush_wanted.wait()
-            if self.config.flush_delay:
-                await asyncio.sleep(self.config.flush_delay)
-            self._flush_wanted.clear()
-            try:
-                await self._flush()
-                failures = 0
-            except DB_ERRORS as exc:
-                delay = reconnect_delay(failures, cap=5.0)
-                failures += 1
-                log.warning("recording outcomes failed (%s); retrying in %.2fs",
-                            type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                self._flush_wanted.set()
-
-    async def _flush(self) -> None:
-        outcomes, self._outcomes = self._outcomes, []
-        logs, self._logs = self._logs, []
-        if not outcomes and not logs:
-            return
-        try:
-            applied = await self.store.finish(outcomes, logs)
-        except BaseException:
-            self._outcomes[:0] = outcomes  # keep them for the next try
-            self._logs[:0] = logs
-            raise
-        due = getattr(self.store, "next_due_in", None)
-        if due is not None and due < self.config.poll_interval:
-            asyncio.get_running_loop().call_later(max(0.0, due), self._wake.set)
-        for outcome in outcomes:
-            if outcome.id not in applied:
-                log.warning("task %s: lease was lost before its %s outcome was recorded; "
-                            "the late result is discarded", outcome.id, outcome.kind)
-
-    async def _final_flush(self) -> None:
-        for attempt in range(5):
-            try:
-                await self._flush()
-                return
-            except DB_ERRORS as exc:
-                log.warning("final flush failed (%s)", type(exc).__name__)
-                await asyncio.sleep(reconnect_delay(attempt, cap=2.0))
-        if self._outcomes:
-            log.error("%d outcome(s) could not be recorded; their leases will expire and the "
-                      "tasks will run again", len(self._outcomes))
+    # -- heartbeats, maintenance -----------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
         while True:
