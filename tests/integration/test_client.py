@@ -104,3 +104,25 @@ def test_bad_input_raises_before_touching_the_database(dsn):
         with pytest.raises(ValueError, match="max_attempts"):
             pgtask.enqueue(conn, "a.b", max_attempts=0)
     assert count(dsn) == 0
+
+
+def test_enqueue_many_carries_every_option_in_order(dsn):
+    import datetime
+
+    at = datetime.datetime(2031, 5, 1, 12, 0, tzinfo=datetime.UTC)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        ids = pgtask.enqueue_many(conn, [
+            {"task": "a.b", "payload": {"i": 0}, "run_at": at, "priority": 7},
+            {"task": "a.b", "payload": {"i": 1}, "delay": 90, "queue": "q2", "max_attempts": 3},
+            {"task": "a.b", "idempotency_key": "k", "target_url": "https://x.test/h"},
+            {"task": "a.b", "idempotency_key": "k"},
+            {"task": "a.b", "payload": {"i": 4}, "then": "c.d"},
+        ])
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "select id, payload, queue, run_at, priority, max_attempts, target_url, "
+            "run_at - created_at >= interval '90 s', on_success from pgtask.tasks").fetchall()}
+    assert ids[2] == ids[3] and len(set(ids)) == 4
+    assert rows[ids[0]][2] == at and rows[ids[0]][3] == 7
+    assert rows[ids[1]][1] == "q2" and rows[ids[1]][4] == 3 and rows[ids[1]][6] is True
+    assert rows[ids[2]][5] == "https://x.test/h"
+    assert rows[ids[4]][0] == {"i": 4} and rows[ids[4]][7][0]["task_type"] == "c.d"

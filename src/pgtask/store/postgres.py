@@ -59,15 +59,23 @@ VACUUM_HOT_TABLE = "vacuum (analyze) pgtask.tasks"
 # Vacuum the hot table from the worker once this many dead tuples pile up: autovacuum naps a
 # minute between rounds, and a drain leaves two dead tuples per task meanwhile.
 VACUUM_AFTER_DEAD_TUPLES = 20_000
-# run_at falls back to the database clock plus the request's delay: no client clock involved.
+# Many tasks travel as one JSON array, unpacked in SQL: serialising one document costs the
+# client ~3-4 us a task, against 11-18 us for eleven parallel arrays dumped element by
+# element (20,000 tasks, side by side). run_at falls back to the database clock plus the
+# request's delay: no client clock involved.
 ENQUEUE_MANY = """
-select id from pgtask.enqueue_tasks(
-  %s::text[], %s::text[]::jsonb[], %s::text[],
-  array(select coalesce(x.run_at, now() + x.delay)
-          from unnest(%s::timestamptz[], %s::interval[]) with ordinality as x(run_at, delay, n)
-         order by x.n),
-  %s::integer[], %s::text[], %s::integer[], %s::text[],
-  %s::text[]::jsonb[], %s::text[]::jsonb[]) id
+select pgtask.enqueue_tasks(
+  array_agg(r.task_type order by r.n), array_agg(coalesce(r.payload, '{}') order by r.n),
+  array_agg(r.queue order by r.n), array_agg(coalesce(r.run_at, now() + r.delay) order by r.n),
+  array_agg(r.priority order by r.n), array_agg(r.idempotency_key order by r.n),
+  array_agg(r.max_attempts order by r.n), array_agg(r.target_url order by r.n),
+  array_agg(r.on_success order by r.n), array_agg(r.on_failure order by r.n))
+  from rows from (jsonb_to_recordset(%s::text::jsonb) as (
+         task_type text, payload jsonb, queue text, run_at timestamptz, delay interval,
+         priority integer, idempotency_key text, max_attempts integer, target_url text,
+         on_success jsonb, on_failure jsonb))
+       with ordinality as r(task_type, payload, queue, run_at, delay, priority,
+                            idempotency_key, max_attempts, target_url, on_success, on_failure, n)
 """
 # One task: a plain call, no arrays to build and unnest (the common case of enqueue()).
 ENQUEUE_ONE = """
@@ -77,40 +85,35 @@ select pgtask.enqueue_task(%s, %s::text::jsonb, %s, coalesce(%s::timestamptz, no
 PING = "select 1"
 
 
-def _enqueue_args(requests: Sequence[EnqueueRequest]) -> tuple[list, ...]:
-    """The parallel arrays enqueue_tasks takes (payloads as JSON text, cast in SQL)."""
-    return (
-        [r.task_type for r in requests],
-        [json.dumps(r.payload, separators=(",", ":")) for r in requests],
-        [r.queue for r in requests],
-        [r.run_at for r in requests],
-        [r.delay for r in requests],
-        [r.priority for r in requests],
-        [r.idempotency_key for r in requests],
-        [r.max_attempts for r in requests],
-        [r.target_url for r in requests],
-        _json_column([r.on_success for r in requests]),
-        _json_column([r.on_failure for r in requests]),
-    )
+def _document(requests: Sequence[EnqueueRequest]) -> str:
+    """The JSON array ENQUEUE_MANY unpacks; fields left at their defaults are left out."""
+    rows = []
+    for r in requests:
+        row = {"task_type": r.task_type, "payload": r.payload, "queue": r.queue,
+               "priority": r.priority}
+        if r.run_at is not None:
+            row["run_at"] = r.run_at.isoformat()
+        if r.delay is not None:
+            row["delay"] = f"{r.delay.total_seconds()} seconds"
+        for name in ("idempotency_key", "max_attempts", "target_url", "on_success",
+                     "on_failure"):
+            value = getattr(r, name)
+            if value is not None:
+                row[name] = value
+        rows.append(row)
+    return json.dumps(rows, separators=(",", ":"))
 
 
 def _statement(requests: Sequence[EnqueueRequest]) -> tuple[str, tuple]:
     """ENQUEUE_ONE for a single task, ENQUEUE_MANY (parallel arrays) for more."""
     if len(requests) > 1:
-        return ENQUEUE_MANY, _enqueue_args(requests)
+        return ENQUEUE_MANY, (_document(requests),)
     r = requests[0]
     return ENQUEUE_ONE, (
         r.task_type, json.dumps(r.payload, separators=(",", ":")), r.queue, r.run_at, r.delay,
         r.priority, r.idempotency_key, r.max_attempts, r.target_url,
         None if r.on_success is None else json.dumps(r.on_success, separators=(",", ":")),
         None if r.on_failure is None else json.dumps(r.on_failure, separators=(",", ":")))
-
-
-def _json_column(values: list) -> list | None:
-    """JSON text per row, or None for the whole column when no row has a value."""
-    if all(v is None for v in values):
-        return None
-    return [None if v is None else json.dumps(v, separators=(",", ":")) for v in values]
 
 
 def _first_column(rows: list) -> list:
