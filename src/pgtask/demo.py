@@ -74,7 +74,7 @@ def _wait_drained(dsn: str, console: Console, after_id: int, total: int) -> None
 
 def _trickle(dsn: str, count: int) -> int:
     """Enqueue tasks one at a time, 5 ms apart, to an idle listening worker."""
-    first = demo_pg.setup_queue(dsn, QUEUE)
+    first = demo_pg.last_task_id(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
         for n in range(count):
             client.enqueue(conn, "demo.ok", {"n": n}, queue=QUEUE)
@@ -86,7 +86,7 @@ def run_demo(dsn: str, total: int = 3000, console: Console | None = None) -> dic
     console = console or Console()
     first = demo_pg.setup_queue(dsn, QUEUE)
     _enqueue(dsn, console, total)
-    last = demo_pg.setup_queue(dsn, QUEUE)
+    last = demo_pg.last_task_id(dsn)
     worker = Worker(dsn, registry, WorkerConfig(queues=[QUEUE], concurrency=50, retention=None))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(),), daemon=True)

@@ -25,10 +25,9 @@ import psycopg
 
 from .models import TaskState
 from .retry import reconnect_delay
-from .store import dedicated, stream_pg
+from .store import DB_ERRORS, dedicated, stream_pg
 
 log = logging.getLogger("pgtask.follow")
-DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
 NOTIFIED_RETRY = 0.02  # seconds before the first look after a pgtask_done notification
 
 

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import psycopg
 
 from .context import TaskContext
 from .executor import Executor, StopReason
@@ -25,10 +24,9 @@ from .registry import Registry
 from .retry import reconnect_delay
 from .wakeup import Wakeup
 from .outcomes import OutcomeBuffer
-from .store import ClaimedTask, Store, WorkerInfo, open_store
+from .store import DB_ERRORS, ClaimedTask, Store, WorkerInfo, open_store
 
 log = logging.getLogger("pgtask.worker")
-DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
 Service = Callable[[asyncio.Event], Awaitable[None]]
 
 
@@ -83,7 +81,6 @@ class Worker:
         self._beat_now = asyncio.Event()
         self._background: list[asyncio.Task] = []
         self._wakeup: Wakeup | None = None
-        self.claimed_total = 0
         self.metrics = None  # pgtask.web.worker_metrics.WorkerMetrics (--metrics-port)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -168,11 +165,8 @@ class Worker:
                 continue
             self._wakeup.clear()
             try:
-                if self.targets is None:
-                    claimed = await self.store.claim(self.config.queues, self.id, free, types)
-                else:
-                    claimed = await self.store.claim(self.config.queues, self.id, free, types,
-                                                     with_targets=True)
+                claimed = await self.store.claim(self.config.queues, self.id, free, types,
+                                                 with_targets=self.targets is not None)
                 failures = 0
             except DB_ERRORS as exc:
                 delay = reconnect_delay(failures, cap=5.0)
@@ -204,7 +198,6 @@ class Worker:
         return len(self._running)
 
     def _start(self, claimed: ClaimedTask) -> None:
-        self.claimed_total += 1
         if self.metrics is not None:
             self.metrics.observe_claim(
                 claimed.queue, (claimed.attempted_at - claimed.run_at).total_seconds())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -166,7 +166,7 @@ def test_never_starts_before_run_at_by_database_time(dsn, conn, registry):
     with running_worker(dsn, registry, poll_interval=0.05):
         row = wait_until(finished(conn, task_id), timeout=15)
     assert row["attempted_at"] >= row["run_at"]
-    assert row["run_at"] - row["created_at"] >= __import__("datetime").timedelta(seconds=1)
+    assert row["run_at"] - row["created_at"] >= timedelta(seconds=1)
 
 
 def test_cancel_reaches_a_running_handler_within_a_second(dsn, conn, registry):
@@ -225,8 +225,7 @@ def test_client_validates_before_the_database(conn):
     with pytest.raises(TypeError, match="payload must be a dict"):
         pgtask.enqueue(conn, "t.ok", [1, 2])
     with pytest.raises(ValueError, match="run_at or delay"):
-        pgtask.enqueue(conn, "t.ok", run_at=__import__("datetime").datetime.now(
-            __import__("datetime").UTC), delay=1)
+        pgtask.enqueue(conn, "t.ok", run_at=datetime.now(UTC), delay=1)
 
 
 def test_worker_metrics_count_claims_and_outcomes(dsn, conn, registry):

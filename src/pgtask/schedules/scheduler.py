@@ -20,12 +20,11 @@ from datetime import datetime
 import psycopg
 
 from ..retry import reconnect_delay
-from ..store import dedicated, schedules_pg
+from ..store import DB_ERRORS, dedicated, schedules_pg
 from .cron import CronError, Timing, plan
 from .definition import ScheduleDef
 
 log = logging.getLogger("pgtask.scheduler")
-DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
 
 
 async def run_scheduler(dsn: str, stop_event: asyncio.Event, tick: float = 1.0, *,

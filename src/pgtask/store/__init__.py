@@ -5,10 +5,16 @@ open_store(dsn) gives the runtime a Store (see base.py) for the DSN's backend.
 
 from __future__ import annotations
 
+import psycopg
+
 from ..config import backend_of
 from .base import ClaimedTask, EnqueueRequest, LogLine, Outcome, Store, WorkerInfo
 
-__all__ = ["ClaimedTask", "EnqueueRequest", "LogLine", "Outcome", "Store", "WorkerInfo", "open_store"]
+# What "the database is away" looks like from either backend (MySQL's store raises
+# ConnectionError/TimeoutError, both OSError): callers back off and retry on these.
+DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
+
+__all__ = ["DB_ERRORS", "ClaimedTask", "EnqueueRequest", "LogLine", "Outcome", "Store", "WorkerInfo", "open_store"]
 
 
 async def open_store(dsn: str, *, max_size: int = 4) -> Store:

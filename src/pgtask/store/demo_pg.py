@@ -34,6 +34,12 @@ def setup_queue(dsn: str, queue: str) -> int:
     """Give the demo queue fast retries; return the id to count this run's tasks from."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SETUP_QUEUE, (queue,))
+    return last_task_id(dsn)
+
+
+def last_task_id(dsn: str) -> int:
+    """The newest task id handed out so far (0 before the first)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
         return conn.execute(NEXT_ID).fetchone()[0]
 
 

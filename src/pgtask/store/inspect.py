@@ -155,13 +155,18 @@ def top_rows(conn: psycopg.Connection, *, since: datetime | None = None,
     `conn` is an autocommit dict-row connection; the transaction opened here lasts only as
     long as the pipeline. Build a Snapshot with pgtask.console.snapshot.from_rows.
     """
-    params = {"now": now, "since": since}
-    # BEGIN, the statements and COMMIT travel together: one round trip per refresh.
+    return read_snapshot(conn, TOP_QUERIES, {"now": now, "since": since})
+
+
+def read_snapshot(conn: psycopg.Connection, queries: dict[str, str],
+                  params: dict) -> dict[str, list[dict]]:
+    """Run `queries` on one snapshot and return their rows by name. BEGIN, the statements
+    and COMMIT travel together in a pipeline: one round trip however many queries."""
     with conn.pipeline(), conn.transaction():
         for statement in SNAPSHOT_TRANSACTION:
             conn.execute(statement)
-        cursors = {name: conn.cursor().execute(query, params if "%(now)s" in query else None)
-                   for name, query in TOP_QUERIES.items()}
+        cursors = {name: conn.cursor().execute(query, params if "%(" in query else None)
+                   for name, query in queries.items()}
     return {name: cur.fetchall() for name, cur in cursors.items()}
 
 

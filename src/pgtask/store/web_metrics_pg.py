@@ -23,7 +23,7 @@ from datetime import datetime
 
 import psycopg
 
-from .inspect import SNAPSHOT_TRANSACTION
+from .inspect import read_snapshot
 
 UNTIL = "(pg_catalog.now() - interval '1 second')"
 
@@ -86,10 +86,5 @@ def start_marks(conn: psycopg.Connection) -> dict:
 def metrics_rows(conn: psycopg.Connection, since: datetime, last_id: int,
                  bounds: Sequence[float]) -> dict[str, list[dict]]:
     """The rows of QUERIES for the window after `since` and the ids above `last_id`."""
-    params = {"since": since, "last_id": last_id, "bounds": list(bounds)}
-    with conn.pipeline(), conn.transaction():
-        for statement in SNAPSHOT_TRANSACTION:
-            conn.execute(statement)
-        cursors = {name: conn.cursor().execute(query, params if "%(" in query else None)
-                   for name, query in QUERIES.items()}
-    return {name: cur.fetchall() for name, cur in cursors.items()}
+    return read_snapshot(conn, QUERIES, {"since": since, "last_id": last_id,
+                                         "bounds": list(bounds)})
