@@ -592,6 +592,7 @@ declare
   _open     text[];
   _closed   text[] := '{}';
   _targeted text[];  -- open queues that have a target URL
+  _ids      bigint[];
 begin
   if batch is null or batch not between 1 and 10000 then
     raise exception 'pgtask: batch must be between 1 and 10000, got %', coalesce(batch::text, 'NULL')
@@ -628,21 +629,21 @@ begin
     end if;
     _taken := 0;
     if _room > 0 then
-      return query
-      with picked as materialized (
+      _ids := array(
         select t.id from pgtask.tasks t
          where t.state = 'queued' and t.queue = _q.name and t.run_at <= _now
            and (task_types is null or t.task_type = any(task_types)
                 or (with_targets and (t.target_url is not null or _q.target_url is not null)))
          order by t.priority desc, t.run_at, t.id
          limit _room
-         for update skip locked
-      ), claimed as (
+         for update skip locked);
+      return query
+      with claimed as (
         update pgtask.tasks t
            set state = 'running', attempt = t.attempt + 1, lease_token = gen_random_uuid(),
                lease_expires_at = _now + _q.lease, worker_id = claim_task.worker_id,
                started_at = coalesce(t.started_at, _now), attempted_at = _now
-          from picked p where t.id = p.id
+         where t.id = any(_ids)
         returning t.*
       )
       select * from claimed c order by c.priority desc, c.run_at, c.id;
@@ -675,8 +676,9 @@ begin
                         where q.name = any(_open) and q.target_url is not null);
   end if;
 
-  return query
-  with picked as materialized (
+  -- Pick, then update by primary key: joining the update to a CTE of picked ids let a
+  -- generic plan hash the whole table (a sequential scan of 20,000 rows a claim of 100).
+  _ids := array(
     select t.id from pgtask.tasks t
      where t.state = 'queued' and t.run_at <= _now
        -- A CASE, not "t.queue = any(_open)": that form is indexable on queue, and the
@@ -690,14 +692,16 @@ begin
             or (with_targets and (t.target_url is not null or t.queue = any(_targeted))))
      order by t.priority desc, t.run_at, t.id
      limit _wanted
-     for update skip locked
-  ), claimed as (
+     for update skip locked);
+  if cardinality(_ids) = 0 then return; end if;
+  return query
+  with claimed as (
     update pgtask.tasks t
        set state = 'running', attempt = t.attempt + 1, lease_token = gen_random_uuid(),
            lease_expires_at = _now + q.lease, worker_id = claim_task.worker_id,
            started_at = coalesce(t.started_at, _now), attempted_at = _now
-      from picked p, pgtask.queues q
-     where t.id = p.id and q.name = t.queue
+      from pgtask.queues q
+     where t.id = any(_ids) and q.name = t.queue
     returning t.*
   )
   select * from claimed c order by c.priority desc, c.run_at, c.id;
@@ -775,9 +779,16 @@ begin
              'attempt', t.attempt, 'at', _now, 'worker_id', t.worker_id,
              'error', coalesce(i.error, 'failed')) end as entry
       from input i
-      join pgtask.tasks t on t.id = i.id and t.lease_token = i.token and t.state = 'running'
+      -- A lateral probe of the primary key per outcome: a locking subquery is never
+      -- flattened, so no plan can turn this into a scan of every running task joined
+      -- against every outcome (the plan stale statistics chose: 100 x 100 comparisons a
+      -- flush of 100). The token alone implies running (running_iff_leased).
+      cross join lateral (
+        select t.* from pgtask.tasks t
+         where t.id = i.id and t.lease_token = i.token
+           for update
+      ) t
       join pgtask.queues q on q.name = t.queue
-       for update of t
   ), finished as (
     delete from pgtask.tasks t using held h
      where t.id = h.id and h.next_state <> 'queued'

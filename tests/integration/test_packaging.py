@@ -25,8 +25,9 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_contains_the_sql_and_the_migrations(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("pgtask/sql/postgres/pgtask.sql", "pgtask/sql/postgres/roles.sql",
-                   "pgtask/sql/postgres/migrations/0001_initial.sql", "pgtask/alembic/env.py",
-                   "pgtask/alembic/versions/0001_initial.py"):
+                   "pgtask/sql/postgres/migrations/0001_initial.sql",
+                   "pgtask/sql/postgres/migrations/0002_hot_path.sql", "pgtask/alembic/env.py",
+                   "pgtask/alembic/versions/0001_initial.py", "pgtask/alembic/versions/0002_hot_path.py"):
         assert needed in names
 
 

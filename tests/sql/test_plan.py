@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from psycopg import sql
 
-from .helpers import claim, db_now, enqueue_many
+from .helpers import claim, db_now, enqueue_many, finish
 
 # The SELECT claim_task runs for queues without limits (copied from sql/postgres/pgtask.sql;
 # PL/pgSQL variables become parameters, as they do inside the function: $1 _now, $2 _open,
@@ -110,8 +110,8 @@ def test_claim_queries_walk_the_claim_indexes(db):
         print(plan)
 
 
-def claim_with_plans(db, queue: str, batch: int) -> tuple[list[dict], list[str]]:
-    """Claim, and the plans of every statement the claim ran, nested ones included."""
+def collect_plans(db) -> list[str]:
+    """From now on, the plans of every statement `db` runs, nested ones included."""
     notes: list[str] = []
     db.add_notice_handler(lambda diag: notes.append(diag.message_primary or ""))
     db.execute("load 'auto_explain'")
@@ -122,6 +122,12 @@ def claim_with_plans(db, queue: str, batch: int) -> tuple[list[dict], list[str]]
                            ("auto_explain.log_timing", "off"),
                            ("client_min_messages", "log")]:
         db.execute("select set_config(%s, %s, false)", (setting, value))
+    return notes
+
+
+def claim_with_plans(db, queue: str, batch: int) -> tuple[list[dict], list[str]]:
+    """Claim, and the plans of every statement the claim ran, nested ones included."""
+    notes = collect_plans(db)
     rows = claim(db, queues=[queue], batch=batch)
     db.execute("select set_config('client_min_messages', 'notice', false)")
     return rows, [note for note in notes if "plan:" in note]
@@ -136,8 +142,27 @@ def test_claim_task_walks_the_partial_index_and_returns_the_first_rows(db):
     assert [r["id"] for r in rows] == expected
     assert {r["priority"] for r in rows} == {10}
     [walk] = [p for p in plans if "t.queue = any(_open)" in p]
-    # The claim-order walk is CTE "picked"; the UPDATE that follows joins its 10 ids back
-    # (on a table this small the planner may hash-join them over a scan of ~15 pages).
-    assert_walks("tasks_claim_order", walk[walk.index("CTE picked"):walk.index("CTE claimed")],
-                 walk)
-    print(walk)
+    assert_walks("tasks_claim_order", walk, walk)
+    # The picked ids are then updated through the primary key, never a scan of the table
+    # (a generic plan of the old CTE join hashed all of it).
+    [update] = [p for p in plans if "t.id = any(_ids)" in p]
+    assert "Index Scan using tasks_pkey on tasks t" in update, update
+    assert "Seq Scan on tasks" not in update, update
+    print(walk, update)
+
+
+def test_finish_probes_each_outcome_by_primary_key_whatever_the_statistics(db):
+    """Statistics taken while nothing ran (as after a burst) once made finish_tasks scan every
+    running task for every outcome: 100 x 100 comparisons a flush of 100. Now each outcome is
+    one primary-key probe, so the work grows with the outcomes alone."""
+    enqueue_many(db, ["work"] * 300)
+    db.execute("analyze pgtask.tasks")  # zero running tasks, as far as the planner knows
+    rows = claim(db, batch=200)
+    notes = collect_plans(db)
+    done = rows[:100]
+    applied = finish(db, [r["id"] for r in done], [r["lease_token"] for r in done],
+                     ["succeeded"] * len(done))
+    assert len(applied) == 100
+    [plan] = [n for n in notes if "plan:" in n and "with input as" in n]
+    assert re.search(r"Index Scan using tasks_pkey on tasks t\w* .*loops=100", plan), plan
+    assert "Rows Removed by Join Filter" not in plan, plan
