@@ -310,10 +310,11 @@ as $$
 $$;
 
 -- Refuse a task that the tables would refuse, with a message that says what to fix.
+-- No "set search_path": only pgtask's own functions call it, with theirs set, and the
+-- clause's save and restore was ~20 us of every enqueue_task call.
 create function pgtask.check_task(task_type text, payload jsonb, queue text, priority integer,
                                   max_attempts integer, target_url text) returns void
 language plpgsql immutable
-set search_path = pgtask, pg_catalog, pg_temp
 as $$
 begin
   if task_type is null or not pgtask.is_valid_name(task_type) then
@@ -385,7 +386,11 @@ begin
     _on_success := pgtask.check_follow_ups(on_success);
     _on_failure := pgtask.check_follow_ups(on_failure);
   end if;
-  insert into pgtask.queues (name) values (queue) on conflict do nothing;
+  -- Nearly always the queue exists: a lookup is cheaper than an upsert that finds it
+  -- (~10-30 us of a ~150 us call, pgbench one-by-one).
+  if not exists (select 1 from pgtask.queues q where q.name = enqueue_task.queue) then
+    insert into pgtask.queues (name) values (queue) on conflict do nothing;
+  end if;
 
   if idempotency_key is not null then
     -- The key's primary key settles races: a concurrent caller waits here for the winner's
