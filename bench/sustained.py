@@ -24,7 +24,7 @@ CONFIG = Config("pgtask", "-c 200, retention 1m", 2,
 REMAINING = "select count(*) from pgtask.tasks"
 TABLES = """
 select c.relname, pg_total_relation_size(c.oid), s.n_live_tup, s.n_dead_tup,
-       s.autovacuum_count, s.vacuum_count
+       s.autovacuum_count, s.vacuum_count, pg_relation_size(c.oid)
   from pg_class c join pg_stat_user_tables s on s.relid = c.oid
  where s.schemaname = 'pgtask' and c.relname in ('tasks', 'task_history')
 """
@@ -99,7 +99,8 @@ def sustained_once(server: measure.Server, template: str, n: int) -> dict:
     return {"tasks": n, "seconds": series[-1][0], "tasks_per_s": n / series[-1][0],
             "first_10pct_per_s": first, "last_10pct_per_s": last, "last_vs_first": last / first,
             "hot_table_bytes": hot[0], "hot_live_tup": hot[1], "hot_dead_tup": hot[2],
-            "hot_autovacuums": hot[3], "history_bytes": history[0],
+            "hot_autovacuums": hot[3], "hot_vacuums": hot[4], "hot_heap_bytes": hot[5],
+            "history_bytes": history[0],
             "history_live_tup": history[1],
             "worker_us_per_task": cpu["worker"] / n * 1e6,
             "postgres_us_per_task": cpu["postgres"] / n * 1e6}

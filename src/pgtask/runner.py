@@ -20,11 +20,12 @@ from datetime import timedelta
 from .context import TaskContext
 from .executor import Executor, StopReason
 from .listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
+from .outcomes import OutcomeBuffer
 from .registry import Registry
 from .retry import reconnect_delay
-from .wakeup import Wakeup
-from .outcomes import OutcomeBuffer
 from .store import DB_ERRORS, ClaimedTask, Store, WorkerInfo, open_store
+from .vacuum import HotTableVacuum
+from .wakeup import Wakeup
 
 log = logging.getLogger("pgtask.worker")
 Service = Callable[[asyncio.Event], Awaitable[None]]
@@ -89,13 +90,15 @@ class Worker:
         if not self.registry.tasks and self.targets is None:
             raise ValueError("this worker has no task handlers: pass --handlers MODULE "
                              "(or serve HTTP targets)")
-        self.store = await open_store(self.dsn, max_size=4)
+        # claim, flush, heartbeat, maintenance and a vacuum may each hold one at once
+        self.store = await open_store(self.dsn, max_size=5)
         self._loop = asyncio.get_running_loop()
         notify_on = self.config.listen and self.store.supports_notify
         self._wakeup = Wakeup(self.store, self.id, notify_on, self.config.poll_interval,
                               DB_ERRORS)
         self._buffer = OutcomeBuffer(self.store, DB_ERRORS, self._wakeup.set,
                                      self.config.poll_interval, self.config.flush_delay)
+        self._vacuum = HotTableVacuum(self.store, DB_ERRORS)
         try:
             if self.targets is not None:
                 await self.targets.open(self.store)
@@ -111,6 +114,7 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
             await self._buffer.final_flush()
+            await self._vacuum.close()
             if self.targets is not None:
                 await self.targets.close()
             try:
@@ -220,6 +224,7 @@ class Worker:
                                          outcome.kind if outcome is not None else "lost",
                                          self._loop.time() - started)
         self._buffer.add(outcome, ctx.log_lines)
+        self._vacuum.finished(1)  # its claim and its outcome each leave a dead tuple
         if len(self._running) < self.config.concurrency:
             self._wakeup.set()
 

@@ -14,7 +14,7 @@ import pytest
 
 from pgtask.schedules import ScheduleDef, Timing, run_scheduler
 from pgtask.store import dedicated, schedules_pg
-from pgtask.store.schedules_pg import SCHEDULER_LOCK_KEY
+from pgtask.store.locks import SCHEDULER_LOCK_KEY
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

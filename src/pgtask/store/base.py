@@ -112,6 +112,9 @@ class Store(Protocol):
     async def maintain(self, retention: timedelta | None) -> None:
         """Rescue expired leases and prune history older than `retention` (if given)."""
 
+    async def vacuum_hot_table(self) -> bool:
+        """Clean up after finished tasks now, if the backend needs it; False if skipped."""
+
     async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]: ...
 
     def notifications(self, channels: Sequence[str]) -> AsyncIterator[tuple[str, str]]:

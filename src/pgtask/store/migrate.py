@@ -21,9 +21,8 @@ from sqlalchemy.pool import NullPool
 from ..config import backend_of, redact_dsn
 from ..errors import ConfigError
 from ..resources import read_sql, resource_dir
+from .locks import MIGRATION_LOCK_KEY
 
-# pg_advisory_lock key: the first 8 bytes of sha1("pgtask.migrate") as a signed bigint.
-MIGRATION_LOCK_KEY = 0x5F8D1C0A2B4E6F71
 # MySQL: a named lock per database instead (lock names are server-wide, 64 characters at
 # most); wait up to 600 s for another migrator.
 MYSQL_LOCK = ("SELECT GET_LOCK(CONCAT('pgtask.migrate.', MD5(DATABASE())), 600)",

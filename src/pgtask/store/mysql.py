@@ -216,6 +216,10 @@ class MySQLStore:
     async def maintain(self, retention: timedelta | None) -> None:
         await self._run(mysql_tx.maintain, retention)
 
+    async def vacuum_hot_table(self) -> bool:
+        """Nothing to do: InnoDB's purge thread removes old row versions by itself."""
+        return False
+
     async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]:
         return await self._run(enqueue_on, requests)
 

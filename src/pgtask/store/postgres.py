@@ -20,11 +20,11 @@ from psycopg_pool import AsyncConnectionPool
 from ..config import redact_dsn
 from ..errors import ConfigError
 from .base import ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
+from .locks import MAINTENANCE_LOCK_KEY, VACUUM_LOCK_KEY
 
 # Seconds of silence before the kernel probes a TCP connection, and how hard it probes:
 # a half-open socket is noticed in about 5 + 2 * 3 = 11 s even without our own ping.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
-MAINTENANCE_LOCK_KEY = 0x5F8D1C0A2B4E6F72
 
 CLAIM = """
 select c.id, c.queue, c.task_type, c.payload, c.attempt,
@@ -52,13 +52,10 @@ SET_WAITING = "select pgtask.set_worker_waiting(%s, %s)"
 TRY_MAINTENANCE_LOCK = "select pg_try_advisory_xact_lock(%s)"
 RESCUE = "select pgtask.rescue_tasks()"
 PRUNE = "select pgtask.prune(%s)"
-DEAD_TUPLES = """
-select n_dead_tup from pg_stat_user_tables where relid = 'pgtask.tasks'::regclass
-"""
-VACUUM_HOT_TABLE = "vacuum (analyze) pgtask.tasks"
-# Vacuum the hot table from the worker once this many dead tuples pile up: autovacuum naps a
-# minute between rounds, and a drain leaves two dead tuples per task meanwhile.
-VACUUM_AFTER_DEAD_TUPLES = 20_000
+# A session-level lock (VACUUM cannot run inside a transaction): one vacuum at a time.
+TRY_VACUUM_LOCK = "select pg_try_advisory_lock(%s)"
+VACUUM_UNLOCK = "select pg_advisory_unlock(%s)"
+VACUUM_HOT_TABLE = "vacuum pgtask.tasks"
 # Many tasks travel as one JSON array, unpacked in SQL: serialising one document costs the
 # client ~3-4 us a task, against 11-18 us for eleven parallel arrays dumped element by
 # element (20,000 tasks, side by side). run_at falls back to the database clock plus the
@@ -273,11 +270,22 @@ class PostgresStore:
                 await conn.execute(RESCUE)
                 if retention is not None:
                     await conn.execute(PRUNE, (retention,))
-            dead = await (await conn.execute(DEAD_TUPLES)).fetchone()
-            if dead and dead[0] > VACUUM_AFTER_DEAD_TUPLES:
-                # Outside a transaction (autocommit); a role that does not own the table
-                # only gets a warning, and autovacuum still does the job.
+
+    async def vacuum_hot_table(self) -> bool:
+        """VACUUM pgtask.tasks unless another worker is at it (then False).
+
+        A role that does not own the table only gets a warning from VACUUM, and autovacuum
+        (with the table's own thresholds) still does the job.
+        """
+        async with self._pool.connection() as conn:
+            locked = (await (await conn.execute(TRY_VACUUM_LOCK, (VACUUM_LOCK_KEY,))).fetchone())[0]
+            if not locked:
+                return False
+            try:
                 await conn.execute(VACUUM_HOT_TABLE)
+            finally:
+                await conn.execute(VACUUM_UNLOCK, (VACUUM_LOCK_KEY,))
+            return True
 
     async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]:
         async with self._pool.connection() as conn:

@@ -18,10 +18,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ..schedules.definition import ScheduleDef
-
-# pg_try_advisory_lock key of the scheduler's leadership (beside the migration and
-# maintenance keys in migrate.py and postgres.py).
-SCHEDULER_LOCK_KEY = 0x5F8D1C0A2B4E6F73
+from .locks import SCHEDULER_LOCK_KEY
 
 TRY_LEAD = "select pg_try_advisory_lock(%s)"
 DUE = """
