@@ -22,6 +22,7 @@ RETENTION = "1m"
 CONFIG = Config("pgtask", "-c 200, retention 1m", 2,
                 ("--concurrency", "200", "--retention", RETENTION))
 REMAINING = "select count(*) from pgtask.tasks"
+SIZES = "select pg_relation_size('pgtask.tasks'), pg_total_relation_size('pgtask.tasks')"
 TABLES = """
 select c.relname, pg_total_relation_size(c.oid), s.n_live_tup, s.n_dead_tup,
        s.autovacuum_count, s.vacuum_count, pg_relation_size(c.oid)
@@ -78,6 +79,7 @@ def sustained_once(server: measure.Server, template: str, n: int) -> dict:
         t0 = time.perf_counter()
         producer.start()
         series = [(0.0, 0)]
+        peak = (0, 0)  # the hot table's largest size seen: (heap, with indexes)
         while series[-1][1] < n:
             time.sleep(0.25)
             if producer.error:
@@ -85,6 +87,7 @@ def sustained_once(server: measure.Server, template: str, n: int) -> dict:
             with producer.lock:
                 finished = producer.enqueued - monitor.execute(REMAINING).fetchone()[0]
             series.append((time.perf_counter() - t0, finished))
+            peak = tuple(map(max, peak, monitor.execute(SIZES).fetchone()))
             meter.sample()
             if series[-1][0] > max(600.0, n / 100):
                 raise TimeoutError("sustained run did not finish in time")
@@ -100,6 +103,7 @@ def sustained_once(server: measure.Server, template: str, n: int) -> dict:
             "first_10pct_per_s": first, "last_10pct_per_s": last, "last_vs_first": last / first,
             "hot_table_bytes": hot[0], "hot_live_tup": hot[1], "hot_dead_tup": hot[2],
             "hot_autovacuums": hot[3], "hot_vacuums": hot[4], "hot_heap_bytes": hot[5],
+            "hot_peak_heap_bytes": peak[0], "hot_peak_bytes": peak[1],
             "history_bytes": history[0],
             "history_live_tup": history[1],
             "worker_us_per_task": cpu["worker"] / n * 1e6,

@@ -181,6 +181,8 @@ class Worker:
                 continue
             for task in claimed:
                 self._start(task)
+            if len(claimed) < free:
+                self._vacuum.idle()
             await self._wakeup.after_claim(len(claimed), free)
 
     async def _sleep(self, seconds: float) -> None:

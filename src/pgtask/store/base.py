@@ -112,8 +112,9 @@ class Store(Protocol):
     async def maintain(self, retention: timedelta | None) -> None:
         """Rescue expired leases and prune history older than `retention` (if given)."""
 
-    async def vacuum_hot_table(self) -> bool:
-        """Clean up after finished tasks now, if the backend needs it; False if skipped."""
+    async def vacuum_hot_table(self, truncate: bool = True) -> bool:
+        """Clean up after finished tasks now, if the backend needs it; False if skipped.
+        truncate=False: leave the table's size alone (cheaper to get done under load)."""
 
     async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]: ...
 

@@ -216,7 +216,7 @@ class MySQLStore:
     async def maintain(self, retention: timedelta | None) -> None:
         await self._run(mysql_tx.maintain, retention)
 
-    async def vacuum_hot_table(self) -> bool:
+    async def vacuum_hot_table(self, truncate: bool = True) -> bool:
         """Nothing to do: InnoDB's purge thread removes old row versions by itself."""
         return False
 
