@@ -433,6 +433,7 @@ declare
   _n   integer := coalesce(cardinality(task_types), 0);
   _ids bigint[];
   _bad record;
+  _bad_names text[];
   _i   integer;
 begin
   if _n = 0 then return; end if;
@@ -453,14 +454,19 @@ begin
   -- code as this function's owner. Arrays only.
   _ids := array(select nextval('pgtask.task_id_seq') from generate_series(1, _n));
 
-  -- Validate the cheap way first; on a bad row, let check_task name the problem.
+  -- Validate the cheap way first; on a bad row, let check_task name the problem. Names
+  -- once per distinct value (a bulk enqueue names a handful of types and queues), the rest
+  -- per row.
+  _bad_names := array(
+    select n from (select unnest(task_types) union select unnest(queues)) s(n)
+     where not pgtask.is_valid_name(n));
   for _bad in
     select * from unnest(task_types, payloads, queues, priorities, max_attempts, target_urls)
                   with ordinality as i(task_type, payload, queue, priority, max_attempts,
                                        target_url, n)
-     where not coalesce(pgtask.is_valid_name(i.task_type)
-                        and pgtask.is_valid_name(coalesce(i.queue, 'default'))
-                        and jsonb_typeof(coalesce(i.payload, '{}')) = 'object'
+     where i.task_type is null or i.task_type = any(_bad_names)
+        or coalesce(i.queue, 'default') = any(_bad_names)
+        or not coalesce(jsonb_typeof(coalesce(i.payload, '{}')) = 'object'
                         and coalesce(i.priority, 0) between -1000 and 1000
                         and coalesce(i.max_attempts between 1 and 1000, true)
                         and coalesce(i.target_url ~ '^https?://', true)
@@ -1684,11 +1690,14 @@ language plpgsql
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
 begin
-  if coalesce(current_setting('pgtask.notify', true), '') = 'off' then
+  -- No waiting worker (all busy, or none yet): nobody to wake, and the insert skips the
+  -- cluster-wide lock that every notifying commit takes. Asked first because it is the
+  -- cheap question: ~15 us of a ~135 us single-task enqueue_task (pgbench).
+  if not exists (select 1 from pgtask.workers w where w.waiting)
+     or coalesce(current_setting('pgtask.notify', true), '') = 'off' then
     return null;
   end if;
-  -- Only queues some waiting worker serves: when every worker is busy, nobody needs waking,
-  -- and the insert skips the cluster-wide lock that every notifying commit takes.
+  -- Only queues some waiting worker serves.
   perform pg_notify('pgtask', q.queue)
      from (select distinct n.queue from new_tasks n where n.run_at <= now()) q
     where exists (select 1 from pgtask.workers w
