@@ -28,14 +28,23 @@ class TaskState(enum.StrEnum):
         return self in (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
 
 
+# Names already seen valid: a bulk enqueue repeats a handful of them, and the regex was
+# ~0.8 us of the ~2.2 us per task that building 20,000 requests cost.
+_VALID_NAMES: set[str] = set()
+
+
 def validate_name(kind: str, name: object) -> str:
     """Return `name` if it may name a queue or task type; else raise ValueError saying why."""
+    if isinstance(name, str) and name in _VALID_NAMES:
+        return name
     # fullmatch: with match(), "$" would also accept a trailing newline that SQL refuses.
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ValueError(
             f"invalid {kind} {name!r}: use 1-128 characters from a-z 0-9 _ . : -, "
             f"starting with a letter or digit (e.g. 'emails.send')"
         )
+    if len(_VALID_NAMES) < 10_000:  # bounded: names are few, but callers could mint many
+        _VALID_NAMES.add(name)
     return name
 
 

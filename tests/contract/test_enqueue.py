@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,21 @@ def test_ids_come_back_in_request_order_with_keys_mixed_in(store, db):
     assert len(set(ids)) == 6
     assert [db.task(i)["payload"]["n"] for i in ids] == list(range(6))
     assert store.enqueue_many([]) == []
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value  # MySQL hands back text
+
+
+def test_a_large_mixed_batch_keeps_request_order(store, db):
+    # Queues, priorities and delays vary, so that any reordering inside the statement shows.
+    requests = [EnqueueRequest("jobs.run", {"n": n}, queue=f"q{n % 3}", priority=n % 7,
+                               delay=timedelta(seconds=n % 2)) for n in range(3000)]
+    ids = store.enqueue_many(requests)
+    assert len(set(ids)) == 3000
+    rows = db.rows("select id, payload from {tasks}")
+    payload_of = {r["id"]: _json(r["payload"])["n"] for r in rows}
+    assert [payload_of[i] for i in ids] == list(range(3000))
 
 
 def test_defaults_and_explicit_fields_are_stored(store, db):
