@@ -83,11 +83,22 @@ def tables(res: dict) -> str:
                 f"{s['hot_dead_tup']:,} | "
                 f"{s['history_bytes'] / 1e6:.1f} MB | {s['worker_us_per_task']:.0f} / "
                 f"{s['postgres_us_per_task']:.0f} |", ""]
-    if res.get("http"):
-        h = res["http"]
-        out += ["### HTTP targets", "", f"`http_dispatch.py` (dispatcher alone, no database): "
-                f"{_fig(h['summary'].get('tasks_per_s'))} dispatches/s, "
-                f"{_fig(h['summary'].get('worker_us_per_task'))} µs CPU per dispatch.", ""]
+    if isinstance(res.get("http"), list):  # end to end through pgtask worker
+        out += ["### HTTP targets (tasks POSTed to a local no-op server by `pgtask worker`)", "",
+                "| configuration | processes | tasks | dispatches/s "
+                "| worker CPU µs/task | Postgres CPU µs/task |", "|---|---|---|---|---|---|"]
+        for r in res["http"]:
+            s = r["summary"]
+            out.append(f"| {r['label']} | {r['processes']} | {r['tasks']:,} | "
+                       f"{_fig(s.get('tasks_per_s'))} | {_fig(s.get('worker_us_per_task'))} | "
+                       f"{_fig(s.get('postgres_us_per_task'))} |")
+        out.append("")
+    alone = res.get("http_dispatcher") or (res.get("http") if isinstance(res.get("http"), dict)
+                                           else None)
+    if alone:
+        out += [f"`http_dispatch.py` (the dispatcher alone, no database): "
+                f"{_fig(alone['summary'].get('tasks_per_s'))} dispatches/s, "
+                f"{_fig(alone['summary'].get('worker_us_per_task'))} µs CPU per dispatch.", ""]
     out += targets_table(res)
     return "\n".join(out)
 

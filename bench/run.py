@@ -29,7 +29,7 @@ import measure
 import report
 from drain import drain_once
 from enqueue import METHODS, enqueue_once
-from http_scenario import available as http_available, http_once
+from http_scenario import HTTP_CONFIGS, HTTP_TASKS, NoopServer, dispatcher_once, http_once
 from latency import latency_once
 from sustained import CONFIG as SUSTAINED_CONFIG, sustained_once
 from systems import DRAIN_CONFIGS, LATENCY_CONFIGS
@@ -173,9 +173,17 @@ def main() -> None:
                     partial(latency_once, server, template, c, args.latency_tasks),
                     ["p50_ms", "p95_ms", "p99_ms"])
                 for c in LATENCY_CONFIGS if chosen(wanted, c.system)]
-        if "http" in only and http_available():
-            res["http"] = row({}, "http dispatch", args.reps, partial(http_once, args.tasks),
-                              ["tasks_per_s", "worker_us_per_task"])
+        if "http" in only and chosen(wanted, "pgtask"):
+            n = min(args.tasks, HTTP_TASKS)
+            with NoopServer() as target:
+                res["http"] = [
+                    row({"label": c.label, "processes": c.processes, "tasks": n},
+                        f"http {c.label} x{c.processes}", args.reps,
+                        partial(http_once, server, template, target, c, n), DRAIN_KEYS)
+                    for c in HTTP_CONFIGS]
+            res["http_dispatcher"] = row({"tasks": args.tasks}, "http dispatcher alone",
+                                         args.reps, partial(dispatcher_once, args.tasks),
+                                         ["tasks_per_s", "worker_us_per_task"])
         if "sustained" in only:
             print(f"sustained: {args.sustained_tasks:,} tasks", flush=True)
             res["sustained"] = {**sustained_once(server, template, args.sustained_tasks),
