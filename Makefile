@@ -1,6 +1,6 @@
 # make demo  - set up, then run the demo on an embedded Postgres (no configuration needed)
 # make test  - set up, then run the whole test suite
-# make bench - pgtask vs pgqueuer/procrastinate/plain SQL in bench/.venv (BENCH_ARGS=--quick|--sustained)
+# make bench - pgtask vs pgqueuer/procrastinate/plain SQL in bench/.venv (BENCH_ARGS=--quick|--no-sustained)
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin

@@ -1,8 +1,8 @@
 """pgtask against pgqueuer, procrastinate and plain SQL, in one run on one Postgres.
 
-    make bench                              # drain, enqueue, latency, HTTP (~15 min)
+    make bench                              # drain, enqueue, latency, HTTP, sustained
     make bench BENCH_ARGS=--quick           # smoke run: 1 repetition, small counts
-    make bench BENCH_ARGS=--sustained       # also the 1,000,000-task sustained run
+    make bench BENCH_ARGS=--no-sustained    # all but the 1,000,000-task sustained run
     bench/.venv/bin/python bench/run.py --only drain --reps 1 --sql-patch my.sql
 
 Prints markdown tables, saves everything as JSON under bench/results/, and (on a full run)
@@ -44,7 +44,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dsn", help="server URL (default: 127.0.0.1:5432, else `pgtask dsn`)")
     p.add_argument("--quick", action="store_true", help="1 repetition, small counts")
-    p.add_argument("--sustained", action="store_true", help="include the sustained run")
+    p.add_argument("--no-sustained", action="store_true",
+                   help="skip the sustained run (1,000,000 tasks, about a minute here)")
     p.add_argument("--only", action="append", choices=SCENARIOS, help="run only these")
     p.add_argument("--systems", help="comma-separated subset, e.g. pgtask,pgqueuer")
     p.add_argument("--reps", type=int, help="repetitions per figure (default 3)")
@@ -127,7 +128,7 @@ def publish(res: dict, full: bool) -> None:
 def is_full(args) -> bool:
     """A default run: the only kind whose figures go into README.md."""
     return not (args.get("quick") or args.get("only") or args.get("systems")
-                or args.get("sql_patch"))
+                or args.get("no_sustained") or args.get("sql_patch"))
 
 
 def main() -> None:
@@ -137,7 +138,7 @@ def main() -> None:
             res = json.load(f)
         publish(res, is_full(res["meta"]["args"]))
         return
-    only = set(args.only or [s for s in SCENARIOS if s != "sustained" or args.sustained])
+    only = set(args.only or [s for s in SCENARIOS if s != "sustained" or not args.no_sustained])
     wanted = set(args.systems.split(",")) if args.systems else None
     server = find_server(args.dsn)
     t0 = time.perf_counter()

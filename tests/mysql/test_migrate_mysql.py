@@ -57,7 +57,8 @@ def test_concurrent_migrations_wait_for_each_other(new_mysql_database):
     dsn = new_mysql_database(migrated=False)
     with ThreadPoolExecutor(4) as pool:  # each migrate() has its own connections
         reports = list(pool.map(migrate, [dsn] * 4))
-    assert sorted(len(r.applied) for r in reports) == [0, 0, 0, 1]
+    applied = sorted(len(r.applied) for r in reports)
+    assert applied[:3] == [0, 0, 0] and applied[3] >= 1  # one migrator did all the work
     assert current_revision(dsn) == head_revision()
 
 

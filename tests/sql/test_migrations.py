@@ -130,3 +130,15 @@ def test_four_concurrent_migrations_apply_once(empty_dsn, dsn):
         versions = conn.execute("select version_num from pgtask.alembic_version").fetchall()
     assert versions == [(head_revision(),)]
     assert catalog(empty_dsn) == catalog(built_from_schema_file(dsn))
+
+
+def test_a_database_at_0001_upgrades_with_its_tasks_in_place(empty_dsn):
+    assert migrate(empty_dsn, "0001").applied == ("0001",)
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        conn.execute("select pgtask.enqueue_tasks(array_fill('t'::text, array[5]))")
+        [held] = conn.execute("select id, lease_token from pgtask.claim_task(null, 'w', 1)")
+        report = migrate(empty_dsn)
+        assert report.applied == REVISIONS[1:] and report.after == head_revision()
+        # A lease taken before the upgrade is still honoured, and the rest can be claimed.
+        assert conn.execute("select pgtask.complete_task(%s, %s)", held).fetchone()[0]
+        assert len(conn.execute("select * from pgtask.claim_task(null, 'w', 10)").fetchall()) == 4
