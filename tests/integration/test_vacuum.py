@@ -92,3 +92,21 @@ def test_a_worker_vacuums_when_a_burst_drains(dsn):
             wait_until(lambda: not conn.execute("select count(*) from pgtask.tasks").fetchone()[0],
                        timeout=30, message="the burst drained")
             wait_until(lambda: vacuums(dsn) > before, timeout=10, message="a vacuum after it")
+
+
+def test_a_role_that_may_not_vacuum_leaves_it_to_autovacuum(dsn, db):
+    from tests.sql.test_security import install_roles
+
+    install_roles(db)
+    as_worker = dsn + " options='-c role=pgtask_worker'"  # a key=value DSN
+
+    async def attempt() -> tuple[bool, bool]:
+        store = await open_store(as_worker, max_size=1)
+        try:
+            return await store.vacuum_hot_table(), await store.vacuum_hot_table()
+        finally:
+            await store.close()
+
+    before = vacuums(dsn)
+    assert asyncio.run(attempt()) == (False, False) and vacuums(dsn) == before
+
