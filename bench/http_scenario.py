@@ -10,6 +10,7 @@ that commit until all of them have succeeded. 1 and 2 worker processes (`HTTP_CO
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -85,8 +86,6 @@ def http_once(server: measure.Server, template: str, target: str, cfg: Config, n
 
 def dispatcher_once(n: int) -> dict:
     """http_dispatch.py in a process of its own: the dispatcher alone, no database."""
-    import re
-
     done = subprocess.run([sys.executable, "http_dispatch.py", "--tasks", str(n)],
                           cwd=measure.BENCH_DIR, capture_output=True, text=True, timeout=600)
     if done.returncode:

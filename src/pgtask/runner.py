@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-
 from .context import TaskContext
 from .executor import Executor, StopReason
 from .listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
