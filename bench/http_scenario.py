@@ -13,11 +13,11 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import psycopg
 
 import measure
+from drain import clock_until_done
 from http_dispatch import SERVER, free_port, wait_for_port
 from systems import BIN, Config
 
@@ -61,24 +61,13 @@ def http_once(server: measure.Server, template: str, target: str, cfg: Config, n
             procs = [measure.start(argv, {"PGTASK_HTTP_SECRETS": SECRET},
                                    f"bench_http-{cfg.processes}p")]
             measure.wait_backends(monitor, 2 * cfg.processes, procs)
-            meter = measure.CpuMeter(monitor, {p.pid for p in procs})
             monitor.execute(ENQUEUE, (n, n))
-            t0 = time.perf_counter()
-            meter.start()
-            deadline = t0 + max(120.0, n / 20)
-            while monitor.execute(UNFINISHED).fetchone()[0]:
-                if time.perf_counter() > deadline:
-                    raise TimeoutError(f"HTTP x{cfg.processes}: not drained in time")
-                meter.sample()
-                time.sleep(0.05)
-            elapsed = time.perf_counter() - t0
-            cpu = meter.stop()
+            result = clock_until_done(monitor, procs, UNFINISHED, n,
+                                      f"HTTP x{cfg.processes}", min_rate=20)
             succeeded = monitor.execute(SUCCEEDED).fetchone()[0]
         if succeeded != n:
             raise RuntimeError(f"HTTP x{cfg.processes}: {succeeded} of {n} tasks succeeded")
-        return {"seconds": elapsed, "tasks_per_s": n / elapsed,
-                "worker_us_per_task": cpu["worker"] / n * 1e6,
-                "postgres_us_per_task": cpu["postgres"] / n * 1e6}
+        return result
     finally:
         measure.stop(procs)
         server.drop(name)

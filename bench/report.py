@@ -9,15 +9,11 @@ from measure import summary
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
 
 
-def _heap_mb(s: dict) -> str:
-    """The hot table's own size (runs saved before it was recorded show '?')."""
-    return f"{s['hot_heap_bytes'] / 1e6:.1f}" if "hot_heap_bytes" in s else "?"
-
-
-def _peak_mb(s: dict) -> str:
-    if "hot_peak_bytes" not in s:
+def _mb(s: dict, *keys: str) -> str:
+    """Sizes in MB joined by ' / '; '?' for runs saved before these were recorded."""
+    if not all(k in s for k in keys):
         return "?"
-    return f"{s['hot_peak_heap_bytes'] / 1e6:.1f} / {s['hot_peak_bytes'] / 1e6:.1f} MB"
+    return " / ".join(f"{s[k] / 1e6:.1f}" for k in keys)
 
 
 def summarise(runs: list[dict], keys: list[str]) -> dict:
@@ -79,7 +75,8 @@ def tables(res: dict) -> str:
                 "|---|---|---|---|---|---|---|---|---|---|",
                 f"| {s['tasks']:,} | {s['tasks_per_s']:,.0f} | {s['first_10pct_per_s']:,.0f} | "
                 f"{s['last_10pct_per_s']:,.0f} | {s['last_vs_first']:.2f} | "
-                f"{_heap_mb(s)} / {s['hot_table_bytes'] / 1e6:.1f} MB | {_peak_mb(s)} | "
+                f"{_mb(s, 'hot_heap_bytes', 'hot_table_bytes')} MB | "
+                f"{_mb(s, 'hot_peak_heap_bytes', 'hot_peak_bytes')} MB | "
                 f"{s['hot_dead_tup']:,} | "
                 f"{s['history_bytes'] / 1e6:.1f} MB | {s['worker_us_per_task']:.0f} / "
                 f"{s['postgres_us_per_task']:.0f} |", ""]
@@ -146,7 +143,8 @@ def targets(res: dict) -> list[tuple[str, str, bool | None]]:
         heap = s.get("hot_heap_bytes", s["hot_table_bytes"]) / 1e6
         rows.append(("sustained: hot table < 10 MB at the end",
                      f"{heap:.1f} MB (with its indexes {s['hot_table_bytes'] / 1e6:.1f} MB; "
-                     f"peak during the run {_peak_mb(s)})", heap < 10))
+                     f"peak during the run {_mb(s, 'hot_peak_heap_bytes', 'hot_peak_bytes')} MB)",
+                     heap < 10))
     return rows
 
 
