@@ -19,7 +19,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from pgtask.http import HttpConfig, HttpDispatcher, QueuePolicy, SigningSecret, new_secret
+from pgtask.worker.http import HttpConfig, HttpDispatcher, QueuePolicy, SigningSecret, new_secret
 from pgtask.store.base import ClaimedTask
 
 SERVER = """

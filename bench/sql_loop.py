@@ -18,7 +18,7 @@ import psycopg
 
 import measure
 from pgtask.store.migrate import migrate
-from pgtask.store.postgres import CLAIM, FINISH
+from pgtask.store.postgres.store import CLAIM, FINISH
 from run import find_server
 
 FILL = ("select count(*) from pgtask.enqueue_tasks(array_fill('bench.noop'::text, array[%s]),"

@@ -4,7 +4,7 @@ For each backend: a fresh database, N tasks enqueued (enqueue_many, 1,000 per ca
 one loop of claim(batch) -> finish(batch x succeeded) until the queue is empty. Reports
 tasks/s for the enqueue and for the drain, the time per claim and per finish round, and
 the client's CPU per task (Python, all threads).
-Then pickup latency with adaptive polling (pgtask.polling, the MySQL worker's idle policy):
+Then pickup latency with adaptive polling (pgtask.worker.polling, the MySQL worker's idle policy):
 an idle claimer polls while a producer enqueues one task at random moments.
 
     .venv/bin/python bench/store_drain.py                      # both backends, 20,000 tasks
@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import psycopg  # noqa: E402
 
-from pgtask.polling import AdaptivePolling  # noqa: E402
+from pgtask.worker.polling import AdaptivePolling  # noqa: E402
 from pgtask.store import EnqueueRequest, Outcome, open_store  # noqa: E402
 from pgtask.store.migrate import migrate  # noqa: E402
-from pgtask.store.mysql import connect as mysql_connect  # noqa: E402
+from pgtask.store.mysql.store import connect as mysql_connect  # noqa: E402
 
 SERVERS = {"postgres": "postgresql://postgres@127.0.0.1:5432", "mysql": "mysql://root@127.0.0.1:3306"}
 

@@ -27,9 +27,9 @@ from psycopg.pq import Trace
 from psycopg.rows import dict_row
 
 from pgtask.console.render import render
-from pgtask.console.snapshot import from_rows
-from pgtask.console.window import Window
-from pgtask.store.inspect import TOP_QUERIES, list_tasks, task_counts, top_rows
+from pgtask.ops.snapshot import from_rows
+from pgtask.ops.window import Window
+from pgtask.store.postgres.inspect import TOP_QUERIES, list_tasks, task_counts, top_rows
 from pgtask.store.migrate import migrate
 
 DB = "pgtask_bench_top"

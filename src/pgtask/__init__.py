@@ -1,7 +1,14 @@
-"""pgtask: a Postgres-native background task queue for Python."""
+"""pgtask: a Postgres-native background task queue for Python.
 
-from .chains import follow_up
-from .client import (
+Enqueueing (`pgtask.enqueue` on your own connection) imports no worker and no web stack: the
+worker's names (Worker, WorkerConfig, TaskContext) are loaded on first use.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from pgtask.chains import follow_up
+from pgtask.client import (
     aenqueue,
     aenqueue_group,
     aenqueue_many,
@@ -10,20 +17,40 @@ from .client import (
     enqueue_many,
     make_request,
 )
-from .context import TaskContext
-from .errors import ConfigError, Permanent, PgTaskError, Retry, SchemaError
-from .http.signing import InvalidSignature, new_secret, sign_webhook, verify_signature
-from .models import TaskState
-from .follow import DoneTask, follow
-from .registry import Registry, TaskDef, load_handlers, on_error, schedule, task
-from .schedules.definition import ScheduleDef
-from .runner import Worker, WorkerConfig
-from .store.base import EnqueueRequest
+from pgtask.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    Permanent,
+    PgTaskError,
+    Retry,
+    SchemaError,
+)
+from pgtask.follow import DoneTask, follow
+from pgtask.models import EnqueueRequest, TaskState
+from pgtask.registry import Registry, TaskDef, load_handlers, on_error, schedule, task
+from pgtask.schedules.definition import ScheduleDef
+from pgtask.signing import InvalidSignature, new_secret, sign_webhook, verify_signature
+
+if TYPE_CHECKING:
+    from pgtask.worker.context import TaskContext
+    from pgtask.worker.runner import Worker, WorkerConfig
 
 __version__ = "0.1.0"
 
+# The runtime costs ~15 ms to import and an enqueueing web app never needs it.
+_LAZY = {"TaskContext": "pgtask.worker.context", "Worker": "pgtask.worker.runner",
+         "WorkerConfig": "pgtask.worker.runner"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ConfigError",
+    "DatabaseUnavailable",
     "DoneTask",
     "EnqueueRequest",
     "InvalidSignature",

@@ -1,3 +1,3 @@
-from .cli import main
+from pgtask.cli import main
 
 main()

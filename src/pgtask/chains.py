@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from .models import validate_max_attempts, validate_name, validate_priority
+from pgtask.models import validate_max_attempts, validate_name, validate_priority
 
 FIELDS = ("task_type", "payload", "queue", "priority", "max_attempts", "target_url", "delay",
           "on_success", "on_failure")

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .chains import follow_ups, group_members
-from .models import validate_max_attempts, validate_name, validate_priority
-from .registry import TaskDef
-from .store import postgres
-from .store.base import EnqueueRequest
+from pgtask.chains import follow_ups, group_members
+from pgtask.models import validate_max_attempts, validate_name, validate_priority
+from pgtask.registry import TaskDef
+from pgtask.store.postgres import store as postgres
+from pgtask.store.base import EnqueueRequest
 
 TaskRef = str | TaskDef
 
@@ -105,7 +105,7 @@ def enqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
             return postgres.enqueue_on(pooled, requests)
     driver = _driver_connection(conn)
     if type(driver).__module__.startswith("pymysql"):
-        from .store import mysql
+        from pgtask.store.mysql import store as mysql
 
         return mysql.enqueue_on(driver, requests)
     return postgres.enqueue_on(driver, requests)
@@ -131,13 +131,13 @@ def enqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
 
     Returns the group id. Members are (task, payload) tuples or follow_up(...) dicts.
     """
-    from .store.chains_pg import enqueue_group_on
+    from pgtask.store.postgres.chains import enqueue_group_on
 
     return enqueue_group_on(_driver_connection(conn), group_members(members), follow_ups(then))
 
 
 async def aenqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
     """enqueue_group() for psycopg.AsyncConnection."""
-    from .store.chains_pg import aenqueue_group_on
+    from pgtask.store.postgres.chains import aenqueue_group_on
 
     return await aenqueue_group_on(conn, group_members(members), follow_ups(then))

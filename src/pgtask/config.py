@@ -6,7 +6,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from pgtask.errors import ConfigError
 
 DSN_ENV = "PGTASK_DSN"
 
@@ -56,6 +56,6 @@ def resolve_dsn(dsn: str | None, *, embedded_ok: bool = True) -> str:
         return chosen
     if not embedded_ok:
         raise ConfigError(f"no database given: pass --dsn or set {DSN_ENV}")
-    from .embedded import embedded_dsn
+    from pgtask.embedded import embedded_dsn
 
     return embedded_dsn()

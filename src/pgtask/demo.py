@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import client
-from .errors import Permanent
-from .registry import Registry
-from .runner import Worker, WorkerConfig
-from .store import demo_pg
+from pgtask import client
+from pgtask.errors import Permanent
+from pgtask.registry import Registry
+from pgtask.worker.runner import Worker, WorkerConfig
+from pgtask.store.postgres import demo as demo_pg
 
 QUEUE = "demo"
 registry = Registry()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import ConfigError
+from pgtask.errors import ConfigError
 
 
 def data_dir() -> Path:

@@ -23,9 +23,11 @@ from typing import Any
 
 import psycopg
 
-from .models import TaskState
-from .retry import reconnect_delay
-from .store import DB_ERRORS, dedicated, stream_pg
+from pgtask.models import TaskState
+from pgtask.retry import reconnect_delay
+from pgtask.store import DB_ERRORS
+from pgtask.store.postgres import connect as dedicated
+from pgtask.store.postgres import stream as stream_pg
 
 log = logging.getLogger("pgtask.follow")
 NOTIFIED_RETRY = 0.02  # seconds before the first look after a pgtask_done notification

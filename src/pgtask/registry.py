@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import validate_max_attempts, validate_name, validate_priority
+from pgtask.models import validate_max_attempts, validate_name, validate_priority
 
 ErrorHook = Callable[[Any, BaseException], Any]
 
@@ -80,7 +80,7 @@ class Registry:
     def schedule(self, name: str, task: str | TaskDef, **options: Any) -> Any:
         """Enqueue `task` on a schedule (cron=..., every=..., time_zone, payload, queue,
         priority, max_attempts, catch_up, grace); workers declare it when they start."""
-        from .schedules.definition import ScheduleDef
+        from pgtask.schedules.definition import ScheduleDef
 
         definition = ScheduleDef(name, getattr(task, "name", task), **options)
         self.schedules = [s for s in self.schedules if s.name != name] + [definition]

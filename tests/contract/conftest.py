@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from pgtask.store import open_store
-from pgtask.store.mysql import connect as mysql_connect
+from pgtask.store.mysql.store import connect as mysql_connect
 from tests.mysql.fixtures import mysql_server, new_mysql_database  # noqa: F401 (fixtures)
 
 BACKENDS = ["postgres", pytest.param("mysql", marks=pytest.mark.mysql)]

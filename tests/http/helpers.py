@@ -7,8 +7,8 @@ import base64
 import uuid
 from datetime import datetime, timezone
 
-from pgtask.http import HttpConfig, HttpDispatcher, QueuePolicy
-from pgtask.http.signing import SigningSecret
+from pgtask.worker.http import HttpConfig, HttpDispatcher, QueuePolicy
+from pgtask.signing import SigningSecret
 from pgtask.store.base import ClaimedTask
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()

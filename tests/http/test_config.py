@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import pgtask
-from pgtask.http.config import HttpConfig
+from pgtask.worker.http.config import HttpConfig
 
 from .test_signing import NEW, OLD
 

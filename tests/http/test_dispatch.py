@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pgtask
-from pgtask.http import HttpDispatcher, QueuePolicy
-from pgtask.http.policy import parse_prefix
-from pgtask.http.throttle import AimdSettings
+from pgtask.worker.http import HttpDispatcher, QueuePolicy
+from pgtask.worker.http.policy import parse_prefix
+from pgtask.worker.http.throttle import AimdSettings
 
 from .helpers import OLD_SECRET, SECRET, TOKEN, dispatch, make_config, make_task
 from .target import Reply
@@ -164,7 +164,7 @@ def test_retries_say_what_happened_before(target):
 
 def test_rotation_sends_both_signatures(target):
     config = make_config(secrets=tuple(
-        pgtask.http.SigningSecret.parse(s) for s in (SECRET, OLD_SECRET)))
+        pgtask.worker.http.SigningSecret.parse(s) for s in (SECRET, OLD_SECRET)))
     dispatch(config, [make_task()], policy_for(target))
     [seen] = target.requests
     assert pgtask.verify_signature(seen.body, seen.headers, OLD_SECRET)
@@ -202,7 +202,7 @@ def test_secrets_never_reach_logs_errors_or_results(target, caplog):
 
 
 def test_pushback_lowers_the_rate_and_throttled_tasks_are_handed_back(target, caplog):
-    caplog.set_level(logging.INFO, "pgtask.http")
+    caplog.set_level(logging.INFO, "pgtask.worker.http")
     target.responder = lambda seen: Reply(503, "")
     config = make_config(aimd=AimdSettings(min_rate=2.0, cooldown=10.0), max_pace_wait=0.3)
     policy = policy_for(target)

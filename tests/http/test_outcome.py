@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from pgtask.http.outcome import Backoff, classify_error, classify_status, parse_retry_after
+from pgtask.worker.http.outcome import Backoff, classify_error, classify_status, parse_retry_after
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 POLICY = Backoff(min_backoff=1.0, max_backoff=60.0, max_doublings=10)

@@ -6,10 +6,10 @@ import asyncio
 
 import psycopg
 
-from pgtask.http import HttpDispatcher, QueuePolicy
-from pgtask.http.targets import HttpTargets
-from pgtask.store.http_pg import queue_policies
-from pgtask.store.postgres import PostgresStore
+from pgtask.worker.http import HttpDispatcher, QueuePolicy
+from pgtask.worker.http.targets import HttpTargets
+from pgtask.store.postgres.http import queue_policies
+from pgtask.store.postgres.store import PostgresStore
 
 from .helpers import make_config, make_task
 from .target import Reply

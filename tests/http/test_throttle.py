@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pgtask.http.throttle import AdaptiveRate, AimdSettings, Pacer
+from pgtask.worker.http.throttle import AdaptiveRate, AimdSettings, Pacer
 
 SETTINGS = AimdSettings(decrease=0.5, increase_fraction=0.1, min_increase=0.5, min_rate=1.0,
                         cooldown=1.0, latency_threshold=2.0, window=2.0)

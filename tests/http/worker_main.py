@@ -15,9 +15,9 @@ import signal
 import sys
 
 from pgtask import Registry, Worker, WorkerConfig
-from pgtask.http import HttpConfig
-from pgtask.http.targets import HttpTargets
-from pgtask.http.throttle import AimdSettings
+from pgtask.worker.http import HttpConfig
+from pgtask.worker.http.targets import HttpTargets
+from pgtask.worker.http.throttle import AimdSettings
 
 registry = Registry()
 

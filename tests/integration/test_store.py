@@ -9,7 +9,7 @@ import pytest
 
 def test_a_store_that_cannot_connect_says_so_without_the_password():
     from pgtask.errors import ConfigError
-    from pgtask.store.postgres import PostgresStore
+    from pgtask.store.postgres.store import PostgresStore
 
     async def attempt() -> None:
         store = PostgresStore("postgresql://pgtask:s3cret@127.0.0.1:1/nowhere", max_size=1)

@@ -10,7 +10,7 @@ import psycopg
 import pgtask
 from pgtask.store import DB_ERRORS, open_store
 from pgtask.store.locks import VACUUM_LOCK_KEY
-from pgtask.vacuum import VACUUM_WHEN_IDLE_AFTER, HotTableVacuum
+from pgtask.worker.vacuum import VACUUM_WHEN_IDLE_AFTER, HotTableVacuum
 from tests.support.inprocess import running_worker
 from tests.support.waiting import wait_until
 

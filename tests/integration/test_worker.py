@@ -234,7 +234,7 @@ def test_worker_metrics_count_claims_and_outcomes(dsn, conn, registry):
     from prometheus_client import CollectorRegistry
     from prometheus_client.parser import text_string_to_metric_families
 
-    from pgtask.web.worker_metrics import start_worker_metrics
+    from pgtask.worker.metrics import start_worker_metrics
 
     with running_worker(dsn, registry) as worker:
         worker.metrics = start_worker_metrics(0, worker, registry=CollectorRegistry())

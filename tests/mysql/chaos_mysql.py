@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 
-from pgtask.store.mysql import connect
+from pgtask.store.mysql.store import connect
 from tests.support import chaos
 
 registry = chaos.registry

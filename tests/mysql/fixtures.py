@@ -17,7 +17,7 @@ import pytest
 from pgtask.config import redact_dsn
 from pgtask.errors import ConfigError
 from pgtask.store.migrate import migrate
-from pgtask.store.mysql import connect
+from pgtask.store.mysql.store import connect
 
 CI = os.environ.get("CI", "").lower() == "true"
 SERVER_URL = os.environ.get("PGTASK_TEST_MYSQL", "mysql://root@127.0.0.1:3306").rstrip("/")

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy
 
 from pgtask.store import EnqueueRequest, open_store
-from pgtask.store.mysql import connect, enqueue_on
+from pgtask.store.mysql.store import connect, enqueue_on
 
 pytestmark = pytest.mark.mysql
 

@@ -12,7 +12,7 @@ import pytest
 
 from pgtask.errors import ConfigError
 from pgtask.store.migrate import current_revision, head_revision, migrate
-from pgtask.store.mysql import connect
+from pgtask.store.mysql.store import connect
 
 pytestmark = pytest.mark.mysql
 PGTASK = Path(sys.executable).parent / "pgtask"
@@ -66,7 +66,7 @@ def test_the_schema_file_also_runs_through_the_mysql_client_way(new_mysql_databa
     """Running the file twice (as after an interrupted migration) is harmless."""
     dsn = new_mysql_database()
     from pgtask.resources import read_sql
-    from pgtask.store.mysql_sql import split_script
+    from pgtask.store.mysql.sql import split_script
 
     with connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
         for statement in split_script(read_sql("mysql/pgtask.sql")):

@@ -10,7 +10,7 @@ import pymysql
 import pytest
 
 import pgtask
-from pgtask.store.mysql import connect
+from pgtask.store.mysql.store import connect
 from tests.mysql.chaos_mysql import SETUP
 from tests.support.waiting import wait_until
 from tests.support.workers import WorkerProcess

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from rich.console import Console
 
 from pgtask.console.render import render
-from pgtask.console.snapshot import Health, QueueStats, Rates, Snapshot, WorkerRow, XminHolder
+from pgtask.ops.snapshot import Health, QueueStats, Rates, Snapshot, WorkerRow, XminHolder
 
 AT = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 

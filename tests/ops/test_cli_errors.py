@@ -2,7 +2,7 @@
 
 import pytest
 
-from pgtask.store.schema_check import schema_status
+from pgtask.store.postgres.schema import schema_status
 
 COMMANDS = [("top", "--once"), ("top", "--json"), ("ls",), ("show", "1"), ("stats",),
             ("retry", "1"), ("cancel", "1"), ("queue", "ls"), ("queue", "pause", "x"),

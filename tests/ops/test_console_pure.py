@@ -6,7 +6,7 @@ import pytest
 
 from pgtask.console import format as fmt
 from pgtask.console.keys import KeyReader, parse_keys
-from pgtask.console.snapshot import QueueStats, Rates, Snapshot
+from pgtask.ops.snapshot import QueueStats, Rates, Snapshot
 from pgtask.console.view import SORT_ORDER, Action, View, handle_key, visible_queues
 
 AT = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)

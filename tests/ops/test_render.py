@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from pgtask.console.snapshot import Health, QueueStats, XminHolder
+from pgtask.ops.snapshot import Health, QueueStats, XminHolder
 from pgtask.console.view import Thresholds, View
 
 from .fixtures import AT, BUSY, EMPTY, frame, worker

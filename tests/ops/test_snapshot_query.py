@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from pgtask.console.snapshot import SPARK_SECONDS, from_rows
-from pgtask.console.window import Window
-from pgtask.store.inspect import top_rows
+from pgtask.ops.snapshot import SPARK_SECONDS, from_rows
+from pgtask.ops.window import Window
+from pgtask.store.postgres.inspect import top_rows
 
 T = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 

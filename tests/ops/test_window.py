@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pgtask.console.window import Window, percentiles
+from pgtask.ops.window import Window, percentiles
 
 T = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 E = T.timestamp()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pgtask.store.schema_check_mysql import connect
+from pgtask.store.mysql.schema import connect
 from tests.mysql.fixtures import mysql_dsn, mysql_server, new_mysql_database  # noqa: F401
 from tests.ops.conftest import run_cli  # noqa: F401
 

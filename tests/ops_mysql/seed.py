@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pgtask.store.admin_mysql import transaction
+from pgtask.store.mysql.admin import transaction
 from pgtask.store.base import EnqueueRequest, Outcome
-from pgtask.store.inspect_mysql import fetch
-from pgtask.store.mysql_claim import claim
-from pgtask.store.mysql_enqueue import enqueue_on
-from pgtask.store.mysql_tx import cancel, finish
+from pgtask.store.mysql.inspect import fetch
+from pgtask.store.mysql.claim import claim
+from pgtask.store.mysql.enqueue import enqueue_on
+from pgtask.store.mysql.tx import cancel, finish
 
 
 def rows(conn, query: str, *params) -> list[dict]:

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pgtask.store.admin_mysql import transaction
+from pgtask.store.mysql.admin import transaction
 from pgtask.store.base import LogLine
-from pgtask.store.mysql_tx import finish
+from pgtask.store.mysql.tx import finish
 from tests.ops.test_inspect_cli import _pages
 
 from .seed import make, rows

@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from pgtask.console.health_mysql import MySQLHealth, OldestTransaction, mysql_health
-from pgtask.console.snapshot import Snapshot
+from pgtask.ops.health_mysql import MySQLHealth, OldestTransaction, mysql_health
+from pgtask.ops.snapshot import Snapshot
 from pgtask.console.view import Thresholds
 from pgtask.errors import ConfigError
-from pgtask.store.inspect_mysql import plain, where
-from pgtask.store.queue_policy_mysql import apply_settings, check_request, pg_interval, pg_number
+from pgtask.store.mysql.inspect import plain, where
+from pgtask.store.mysql.queue_settings import apply_settings, check_request, pg_interval, pg_number
 from tests.ops.fixtures import BUSY, frame
 
 DEFAULTS = {"concurrency_limit": None, "rate_limit": None, "rate_burst": 1, "max_attempts": 20,

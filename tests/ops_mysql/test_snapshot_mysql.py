@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pgtask.console.health_mysql import MySQLHealth
-from pgtask.console.snapshot import SPARK_SECONDS, from_rows
-from pgtask.console.window import Window
-from pgtask.store.mysql import connect
-from pgtask.store.top_mysql import top_rows
+from pgtask.ops.health_mysql import MySQLHealth
+from pgtask.ops.snapshot import SPARK_SECONDS, from_rows
+from pgtask.ops.window import Window
+from pgtask.store.mysql.store import connect
+from pgtask.store.mysql.snapshot import top_rows
 
 from .seed import rows
 

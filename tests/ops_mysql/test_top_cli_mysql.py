@@ -3,7 +3,7 @@
 import pytest
 
 from pgtask.cli.top import Source
-from pgtask.store.mysql import connect
+from pgtask.store.mysql.store import connect
 from tests.ops.test_top_cli import _json, gate, registry  # noqa: F401 (fixtures)
 from tests.support.inprocess import running_worker
 from tests.support.waiting import wait_until

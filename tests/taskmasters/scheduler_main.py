@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from pgtask.schedules import run_scheduler
+from pgtask.worker.scheduler import run_scheduler
 
 
 async def main(dsn: str) -> None:

@@ -6,7 +6,7 @@ import threading
 import psycopg
 
 from pgtask.chains import follow_ups, group_members
-from pgtask.store.chains_pg import enqueue_group_on
+from pgtask.store.postgres.chains import enqueue_group_on
 
 from .helpers import run_task, scalar
 

@@ -12,8 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgtask.schedules import ScheduleDef, Timing, run_scheduler
-from pgtask.store import dedicated, schedules_pg
+from pgtask.schedules import ScheduleDef, Timing
+from pgtask.worker.scheduler import run_scheduler
+from pgtask.store.postgres import connect as dedicated
+from pgtask.store.postgres import schedules as schedules_pg
 from pgtask.store.locks import SCHEDULER_LOCK_KEY
 from tests.support.waiting import wait_until
 

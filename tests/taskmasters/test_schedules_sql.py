@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from pgtask.schedules import ScheduleDef, Timing, tick_once
-from pgtask.store import dedicated, schedules_pg
+from pgtask.schedules import ScheduleDef, Timing
+from pgtask.worker.scheduler import tick_once
+from pgtask.store.postgres import connect as dedicated
+from pgtask.store.postgres import schedules as schedules_pg
 
 from .helpers import scalar
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pgtask.polling import AdaptivePolling
+from pgtask.worker.polling import AdaptivePolling
 
 
 def policy(**kw) -> AdaptivePolling:

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from pgtask.cli.serve import bind_refusal, is_loopback
-from pgtask.web.worker_metrics import start_worker_metrics
+from pgtask.worker.metrics import start_worker_metrics
 
 
 @pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.8.9.1", True),

@@ -12,7 +12,7 @@ import sys
 import click
 import psycopg
 
-from ..errors import PgTaskError
+from pgtask.errors import PgTaskError
 
 COMMAND_MODULES = ("schema", "worker", "inspect", "admin", "top", "schedule", "serve")
 

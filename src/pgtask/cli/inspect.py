@@ -15,11 +15,11 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from ..config import backend_of, resolve_dsn
-from ..models import TaskState
-from ..store import inspect as store
-from ..store.schema_check import connect_checked
-from .common import dsn_option
+from pgtask.config import backend_of, resolve_dsn
+from pgtask.models import TaskState
+from pgtask.store.postgres import inspect as store
+from pgtask.store.postgres.schema import connect_checked
+from pgtask.cli.common import dsn_option
 
 STATES = click.Choice([s.value for s in TaskState])
 
@@ -28,7 +28,7 @@ def checked(dsn: str):
     """store.schema_check's connect_checked for Postgres, or its MySQL twin (a PyMySQL
     connection), by the DSN's scheme."""
     if backend_of(dsn) == "mysql":
-        from ..store.schema_check_mysql import connect_checked as connect_checked_mysql
+        from pgtask.store.mysql.schema import connect_checked as connect_checked_mysql
 
         return connect_checked_mysql(dsn)
     return connect_checked(dsn)
@@ -39,7 +39,7 @@ def store_for(conn, module: ModuleType) -> ModuleType:
     imported only then: PyMySQL is an optional dependency."""
     if isinstance(conn, psycopg.Connection):
         return module
-    return importlib.import_module(f"{module.__name__}_mysql")
+    return importlib.import_module(module.__name__.replace(".postgres.", ".mysql."))
 
 
 @contextmanager

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import click
 
-from ..config import redact_dsn, resolve_dsn
-from .common import dsn_option
+from pgtask.config import redact_dsn, resolve_dsn
+from pgtask.cli.common import dsn_option
 
 
 @click.command()
 @dsn_option
 def migrate(dsn: str | None) -> None:
     """Create or upgrade pgtask's schema (safe to run many times, and concurrently)."""
-    from ..store.migrate import migrate as run_migrations
+    from pgtask.store.migrate import migrate as run_migrations
 
     url = resolve_dsn(dsn)
     report = run_migrations(url)
@@ -22,7 +22,7 @@ def migrate(dsn: str | None) -> None:
 @click.command()
 def dsn() -> None:
     """Print the embedded Postgres connection string (starting it if needed)."""
-    from ..embedded import embedded_dsn
+    from pgtask.embedded import embedded_dsn
 
     click.echo(embedded_dsn())
 

@@ -7,9 +7,9 @@ import logging
 
 import click
 
-from ..config import redact_dsn, resolve_dsn
-from ..store.schema_check import connect_checked
-from .common import dsn_option
+from pgtask.config import redact_dsn, resolve_dsn
+from pgtask.store.postgres.schema import connect_checked
+from pgtask.cli.common import dsn_option
 
 log = logging.getLogger("pgtask.web")
 
@@ -47,8 +47,8 @@ def serve(host, port, dsn, auth_file, insecure, log_level) -> None:
     try:
         import uvicorn
 
-        from ..web.app import create_app
-        from ..web.auth import load
+        from pgtask.web.app import create_app
+        from pgtask.web.auth import load
     except ImportError as exc:
         raise click.ClickException(
             f"pgtask serve needs the web extra: pip install 'pgtask[web]' ({exc.name} is missing)"

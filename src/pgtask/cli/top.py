@@ -6,17 +6,18 @@ import click
 import psycopg
 from rich.console import Console
 
-from ..config import resolve_dsn
-from ..console import live
-from ..console.render import render
-from ..console.snapshot import Snapshot, from_rows
-from ..console.view import Action, Thresholds
-from ..console.window import Window
-from ..store import admin, inspect
-from ..store.schema_check import connect
-from .common import dsn_option
-from .inspect import checked, store_for
-from .units import DURATION
+from pgtask.config import resolve_dsn
+from pgtask.console import live
+from pgtask.console.render import render
+from pgtask.ops.snapshot import Snapshot, from_rows
+from pgtask.console.view import Action, Thresholds
+from pgtask.ops.window import Window
+from pgtask.store.postgres import admin
+from pgtask.store.postgres import inspect
+from pgtask.store.postgres.schema import connect
+from pgtask.cli.common import dsn_option
+from pgtask.cli.inspect import checked, store_for
+from pgtask.cli.units import DURATION
 
 
 class Source:
@@ -36,7 +37,7 @@ class Source:
             if self._conn.closed or self._conn.broken:
                 self._conn = connect(self._dsn)
         elif not self._conn.open:
-            from ..store.schema_check_mysql import connect as connect_mysql
+            from pgtask.store.mysql.schema import connect as connect_mysql
 
             self._conn = connect_mysql(self._dsn)
         return self._conn
@@ -46,7 +47,7 @@ class Source:
         if isinstance(conn, psycopg.Connection):
             rows = inspect.top_rows(conn, since=self._window.until)
         else:  # the same rows, from MySQL (PyMySQL is optional: imported only here)
-            from ..store.top_mysql import top_rows
+            from pgtask.store.mysql.snapshot import top_rows
 
             rows = top_rows(conn, since=self._window.until)
         return from_rows(rows, self._window)

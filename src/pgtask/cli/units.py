@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import click
 
-from ..durations import parse_duration
+from pgtask.durations import parse_duration
 
 UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|m|min|h|hour))?$")

@@ -12,12 +12,12 @@ import threading
 
 import click
 
-from ..config import redact_dsn, resolve_dsn
-from ..durations import parse_duration
-from ..errors import ConfigError
-from ..http.cli import http_config, http_options
-from ..registry import Registry, default_registry, load_handlers
-from .common import dsn_option
+from pgtask.config import redact_dsn, resolve_dsn
+from pgtask.durations import parse_duration
+from pgtask.errors import ConfigError
+from pgtask.cli.http_options import http_config, http_options
+from pgtask.registry import Registry, default_registry, load_handlers
+from pgtask.cli.common import dsn_option
 
 log = logging.getLogger("pgtask.worker")
 
@@ -79,14 +79,14 @@ def worker(dsn, handlers, queues, http_targets, http_allow, http_allow_link_loca
            http_secrets_file, concurrency, processes, shutdown_timeout, poll_interval,
            retention, no_listen, no_scheduler, metrics_port, metrics_addr, log_level) -> None:
     """Run tasks: claim, execute the registered handlers (or POST HTTP targets), record outcomes."""
-    from ..runner import Worker, WorkerConfig
+    from pgtask.worker.runner import Worker, WorkerConfig
 
     setup_logging(log_level)
     registry = _load(handlers)
     url = resolve_dsn(dsn)
     targets = None
     if http_targets or (http_targets is None and not handlers):
-        from ..http.targets import HttpTargets
+        from pgtask.worker.http.targets import HttpTargets
 
         targets = HttpTargets(http_config(http_allow, http_allow_link_local, http_secrets_file))
     try:
@@ -99,14 +99,14 @@ def worker(dsn, handlers, queues, http_targets, http_allow, http_allow_link_loca
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if processes > 1:
-        from ..supervisor import Supervisor
+        from pgtask.worker.supervisor import Supervisor
 
         args = _child_args(sys.argv[1:])
         sys.exit(Supervisor(args, processes).run())
     log.info("connecting to %s", redact_dsn(url))
     runner = Worker(url, registry, config, targets=targets)
     if metrics_port is not None:
-        from ..web.worker_metrics import start_worker_metrics
+        from pgtask.worker.metrics import start_worker_metrics
 
         port = metrics_port + int(os.environ.get("PGTASK_WORKER_INDEX", "0")) if metrics_port else 0
         runner.metrics = start_worker_metrics(port, runner, addr=metrics_addr)
@@ -168,8 +168,8 @@ def _run_worker(worker) -> int:
 def enqueue(dsn, task_type, payload, queue, delay, priority, idempotency_key, max_attempts,
             target_url) -> None:
     """Put a task on a queue and print its id."""
-    from ..client import enqueue as do_enqueue
-    from ..config import backend_of
+    from pgtask.client import enqueue as do_enqueue
+    from pgtask.config import backend_of
 
     try:
         options = dict(queue=queue, priority=priority, idempotency_key=idempotency_key,
@@ -180,7 +180,7 @@ def enqueue(dsn, task_type, payload, queue, delay, priority, idempotency_key, ma
         raise click.BadParameter(str(exc)) from None
     url = resolve_dsn(dsn)
     if backend_of(url) == "mysql":
-        from ..store.mysql import connect
+        from pgtask.store.mysql.store import connect
     else:
         from psycopg import connect
     conn = connect(url)
@@ -200,7 +200,7 @@ def enqueue(dsn, task_type, payload, queue, delay, priority, idempotency_key, ma
 @click.option("--payload", default="{}", show_default=True, help="JSON object.")
 def run_once(task_type, handlers, payload) -> None:
     """Run one handler in-process, without the queue (for development)."""
-    from ..devrun import run_handler_once
+    from pgtask.worker.devrun import run_handler_once
 
     registry = _load(handlers)
     setup_logging("info")
@@ -232,8 +232,8 @@ def list_tasks(handlers) -> None:
 @click.option("--tasks", "total", default=3000, show_default=True, type=click.IntRange(1, 1_000_000))
 def demo(dsn, total) -> None:
     """Migrate, enqueue demo tasks, run a worker until they drain, print a summary."""
-    from ..demo import run_demo
-    from ..store.migrate import migrate as run_migrations
+    from pgtask.demo import run_demo
+    from pgtask.store.migrate import migrate as run_migrations
 
     setup_logging("error")
     url = resolve_dsn(dsn)

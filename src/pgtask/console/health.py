@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from . import format as fmt
-from .health_mysql import MySQLHealth, mysql_health_lines
-from .snapshot import Health, XminHolder
-from .view import Thresholds
+from pgtask.console import format as fmt
+from pgtask.console.health_mysql import mysql_health_lines
+from pgtask.ops.health_mysql import MySQLHealth
+from pgtask.ops.snapshot import Health, XminHolder
+from pgtask.console.view import Thresholds
 
 
 def holder_is_a_problem(holder: XminHolder, thresholds: Thresholds) -> bool:

@@ -14,10 +14,10 @@ import psycopg
 from rich.console import Console
 from rich.live import Live
 
-from .keys import KeyReader
-from .render import render
-from .snapshot import Snapshot
-from .view import Action, Thresholds, View, handle_key, visible_queues
+from pgtask.console.keys import KeyReader
+from pgtask.console.render import render
+from pgtask.ops.snapshot import Snapshot
+from pgtask.console.view import Action, Thresholds, View, handle_key, visible_queues
 
 Take = Callable[[], Snapshot]
 Act = Callable[[Action], str]

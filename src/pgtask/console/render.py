@@ -13,10 +13,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from . import format as fmt
-from .health import health_lines
-from .snapshot import QueueStats, Snapshot, WorkerRow
-from .view import Thresholds, View, visible_queues
+from pgtask.console import format as fmt
+from pgtask.console.health import health_lines
+from pgtask.ops.snapshot import QueueStats, Snapshot, WorkerRow
+from pgtask.console.view import Thresholds, View, visible_queues
 
 Cell = Callable[[QueueStats], str | Text]
 

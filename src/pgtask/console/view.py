@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .snapshot import QueueStats, Snapshot
+from pgtask.ops.snapshot import QueueStats, Snapshot
 
 SORTS = {
     "name": lambda q: (q.name,),

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..models import validate_max_attempts, validate_name, validate_priority
-from .cron import CronError, Timing
+from pgtask.models import validate_max_attempts, validate_name, validate_priority
+from pgtask.schedules.cron import CronError, Timing
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import psycopg
 
-from ..config import backend_of
-from .base import ClaimedTask, EnqueueRequest, LogLine, Outcome, Store, WorkerInfo
+from pgtask.config import backend_of
+from pgtask.store.base import ClaimedTask, EnqueueRequest, LogLine, Outcome, Store, WorkerInfo
 
 # What "the database is away" looks like from either backend (MySQL's store raises
 # ConnectionError/TimeoutError, both OSError): callers back off and retry on these.
@@ -20,11 +20,11 @@ __all__ = ["DB_ERRORS", "ClaimedTask", "EnqueueRequest", "LogLine", "Outcome", "
 async def open_store(dsn: str, *, max_size: int = 4) -> Store:
     """An open Store for `dsn` (postgresql://... or mysql://...)."""
     if backend_of(dsn) == "mysql":
-        from .mysql import MySQLStore
+        from pgtask.store.mysql.store import MySQLStore
 
         store = MySQLStore(dsn, max_size=max_size)
     else:
-        from .postgres import PostgresStore
+        from pgtask.store.postgres.store import PostgresStore
 
         store = PostgresStore(dsn, max_size=max_size)
     await store.open()

@@ -18,10 +18,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from ..config import backend_of, redact_dsn
-from ..errors import ConfigError
-from ..resources import read_sql, resource_dir
-from .locks import MIGRATION_LOCK_KEY
+from pgtask.config import backend_of, redact_dsn
+from pgtask.errors import ConfigError
+from pgtask.resources import read_sql, resource_dir
+from pgtask.store.locks import MIGRATION_LOCK_KEY
 
 # MySQL: a named lock per database instead (lock names are server-wide, 64 characters at
 # most); wait up to 600 s for another migrator.
@@ -60,7 +60,7 @@ def execute_sql_file(op, name: str) -> None:
     if bind.dialect.name != "mysql":
         driver.execute(text)
         return
-    from .mysql_sql import split_script
+    from pgtask.store.mysql.sql import split_script
 
     with driver.cursor() as cur:
         for statement in split_script(text):
@@ -84,7 +84,7 @@ def head_revision() -> str:
 
 def _engine(dsn: str):
     if backend_of(dsn) == "mysql":
-        from .mysql import connect
+        from pgtask.store.mysql.store import connect
 
         return create_engine("mysql+pymysql://", creator=lambda: connect(dsn), poolclass=NullPool)
     return create_engine(
@@ -108,7 +108,7 @@ def current_revision(dsn: str) -> str | None:
 def check_connection(dsn: str) -> None:
     """Fail early, with a readable message, when the database does not answer."""
     if backend_of(dsn) == "mysql":
-        from .mysql import connect
+        from pgtask.store.mysql.store import connect
 
         connect(dsn, connect_timeout=10).close()  # raises ConfigError, password redacted
         return

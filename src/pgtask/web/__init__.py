@@ -15,9 +15,9 @@ __all__ = ["create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that pgtask.web.worker_metrics imports without starlette.
+    # Lazy, so that pgtask.worker.metrics imports without starlette.
     if name == "create_app":
-        from .app import create_app
+        from pgtask.web.app import create_app
 
         return create_app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,13 +11,14 @@ from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..console.snapshot import QueueStats, Snapshot
-from ..store import admin, web_pg
-from ..store.schema_check import schema_status
-from . import queue_settings, validation
-from .body import read_json
-from .responses import ApiError, Json
-from .state import state_of
+from pgtask.ops.snapshot import QueueStats, Snapshot
+from pgtask.store.postgres import admin
+from pgtask.store.postgres import browse as web_pg
+from pgtask.store.postgres.schema import schema_status
+from pgtask.web import queue_settings, validation
+from pgtask.web.body import read_json
+from pgtask.web.responses import ApiError, Json
+from pgtask.web.state import state_of
 
 log = logging.getLogger("pgtask.web")
 STALE_WORKER_SECONDS = 30.0  # as `pgtask top` flags them
@@ -79,7 +80,7 @@ async def list_workers(request: Request) -> Json:
 def _revisions() -> tuple[str, frozenset[str]]:
     from alembic.script import ScriptDirectory
 
-    from ..store.migrate import alembic_config, head_revision
+    from pgtask.store.migrate import alembic_config, head_revision
 
     walk = ScriptDirectory.from_config(alembic_config()).walk_revisions()
     return head_revision(), frozenset(r.revision for r in walk)

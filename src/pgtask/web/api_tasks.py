@@ -9,11 +9,13 @@ import psycopg
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..store import admin, inspect, web_pg
-from . import validation
-from .body import read_json
-from .responses import ApiError, Json
-from .state import state_of
+from pgtask.store.postgres import admin
+from pgtask.store.postgres import inspect
+from pgtask.store.postgres import browse as web_pg
+from pgtask.web import validation
+from pgtask.web.body import read_json
+from pgtask.web.responses import ApiError, Json
+from pgtask.web.state import state_of
 
 CANCEL_REASON = "cancelled via the web API"
 PAST = {"retry": "retried", "cancel": "cancelled"}

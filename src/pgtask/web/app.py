@@ -26,16 +26,16 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..config import resolve_dsn
-from ..errors import ConfigError
-from . import api_queues, api_tasks, dashboard, guard
-from .auth import AuthConfig
-from .auth import load as load_auth
-from .db import Database, Snapshots
-from .metrics import registry_for
-from .openapi import document
-from .responses import ApiError, Json, bad_request, error_response
-from .state import WebState
+from pgtask.config import resolve_dsn
+from pgtask.errors import ConfigError
+from pgtask.web import api_queues, api_tasks, dashboard, guard
+from pgtask.web.auth import AuthConfig
+from pgtask.web.auth import load as load_auth
+from pgtask.web.db import Database, Snapshots
+from pgtask.web.metrics import registry_for
+from pgtask.web.openapi import document
+from pgtask.web.responses import ApiError, Json, bad_request, error_response
+from pgtask.web.state import WebState
 
 log = logging.getLogger("pgtask.web")
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from pgtask.errors import ConfigError
 
 ROLES = ("read", "admin")
 TOKENS_ENV, BASIC_ENV, FILE_ENV = "PGTASK_WEB_TOKENS", "PGTASK_WEB_BASIC", "PGTASK_WEB_AUTH_FILE"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from .responses import ApiError
-from .validation import parse_json_object
+from pgtask.web.responses import ApiError
+from pgtask.web.validation import parse_json_object
 
 
 async def read_json(request: Request, limit: int, *, optional: bool = False) -> dict:

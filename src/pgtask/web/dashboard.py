@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from ..console import format as fmt
-from ..models import TaskState
-from ..store import web_pg
-from . import validation
-from .api_queues import STALE_WORKER_SECONDS
-from .api_tasks import not_found, page_of, task_detail
-from .auth import CSRF_COOKIE
-from .state import state_of
+from pgtask.console import format as fmt
+from pgtask.models import TaskState
+from pgtask.store.postgres import browse as web_pg
+from pgtask.web import validation
+from pgtask.web.api_queues import STALE_WORKER_SECONDS
+from pgtask.web.api_tasks import not_found, page_of, task_detail
+from pgtask.web.auth import CSRF_COOKIE
+from pgtask.web.state import state_of
 
 PAGE_SIZE = 50
 FAILURES_SHOWN = 10

@@ -18,9 +18,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
-from ..console.snapshot import Snapshot, from_rows
-from ..console.window import Window
-from ..store.inspect import top_rows
+from pgtask.ops.snapshot import Snapshot, from_rows
+from pgtask.ops.window import Window
+from pgtask.store.postgres.inspect import top_rows
 
 T = TypeVar("T")
 

@@ -15,10 +15,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .auth import CSRF_COOKIE, SESSION_COOKIE, AuthConfig, allowed, authenticate, csrf_ok
-from .dashboard import base_path, render
-from .responses import ApiError, error_response
-from .state import state_of
+from pgtask.web.auth import CSRF_COOKIE, SESSION_COOKIE, AuthConfig, allowed, authenticate, csrf_ok
+from pgtask.web.dashboard import base_path, render
+from pgtask.web.responses import ApiError, error_response
+from pgtask.web.state import state_of
 
 PUBLIC = ("/healthz", "/login")
 MACHINE_PREFIXES = ("/api/", "/metrics", "/openapi.json")

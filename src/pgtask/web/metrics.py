@@ -27,10 +27,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily, Metric)
 
-from ..console.snapshot import Snapshot
-from ..store.web_metrics_pg import metrics_rows, start_marks
-from .api_queues import STALE_WORKER_SECONDS
-from .db import Database, Snapshots
+from pgtask.ops.snapshot import Snapshot
+from pgtask.store.postgres.metrics import metrics_rows, start_marks
+from pgtask.web.api_queues import STALE_WORKER_SECONDS
+from pgtask.web.db import Database, Snapshots
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
           1800.0, 3600.0)

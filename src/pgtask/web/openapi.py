@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import MAX_ATTEMPTS_RANGE, NAME_PATTERN, PRIORITY_RANGE, TaskState
-from .validation import DEFAULT_PAGE, MAX_PAGE
+from pgtask.models import MAX_ATTEMPTS_RANGE, NAME_PATTERN, PRIORITY_RANGE, TaskState
+from pgtask.web.validation import DEFAULT_PAGE, MAX_PAGE
 
 NAME = {"type": "string", "pattern": NAME_PATTERN.pattern}
 DURATION = {"oneOf": [{"type": "number", "minimum": 0, "description": "seconds"},

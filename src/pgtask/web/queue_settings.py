@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..cli.units import parse_rate
-from . import validation
-from .responses import bad_request
+from pgtask.cli.units import parse_rate
+from pgtask.web import validation
+from pgtask.web.responses import bad_request
 
 QUEUE_INTS = ("concurrency_limit", "rate_burst", "max_attempts", "max_doublings")
 QUEUE_DURATIONS = ("min_backoff", "max_backoff", "lease", "dispatch_deadline")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from .auth import AuthConfig
-from .db import Database, Snapshots
+from pgtask.web.auth import AuthConfig
+from pgtask.web.db import Database, Snapshots
 
 
 @dataclass

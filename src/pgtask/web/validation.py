@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..client import make_request
-from ..durations import parse_duration
-from ..models import MAX_PAYLOAD_BYTES, TaskState, validate_name
-from ..store.base import EnqueueRequest
-from .responses import ApiError, bad_request
+from pgtask.client import make_request
+from pgtask.durations import parse_duration
+from pgtask.models import MAX_PAYLOAD_BYTES, TaskState, validate_name
+from pgtask.store.base import EnqueueRequest
+from pgtask.web.responses import ApiError, bad_request
 
 # A body may carry a whole 1 MiB payload plus the other fields; beyond that it is refused
 # before it is read to the end.

@@ -1,0 +1,134 @@
+"""The MySQL claim: FOR UPDATE SKIP LOCKED, then one UPDATE that takes the leases.
+
+One transaction (see mysql_tx for the conventions): read the clock, the queues' policies
+and whether any lease ran out (rescuing those first, as pgtask.claim_task does); claim from
+queues with limits one at a time under their row locks; then from the open queues in one
+walk of the claim-order index; then give every picked task a new lease token.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from pymysql.cursors import Cursor
+
+from pgtask.store.mysql import sql as q
+from pgtask.store.base import ClaimedTask
+from pgtask.store.mysql.rules import refill, sql_time, utc
+from pgtask.store.mysql.tx import rescue
+
+
+def claim(conn, queues: Sequence[str] | None, worker_id: str, batch: int,
+          task_types: Sequence[str] | None, with_targets: bool = False) -> list[ClaimedTask]:
+    """Lease up to `batch` runnable tasks (pgtask.claim_task on Postgres).
+
+    with_targets: besides `task_types`, take tasks that go to an HTTP target (their own
+    target_url or their queue's), whatever their type.
+    """
+    if batch is None or not 1 <= batch <= 10000:
+        raise ValueError(f"pgtask: batch must be between 1 and 10000, got {batch}")
+    if not worker_id:
+        raise ValueError("pgtask: claim needs a worker_id")
+    with conn.cursor(Cursor) as cur:
+        cur.execute(q.CLAIM_CONTEXT)
+        rows = cur.fetchall()
+        now, expired = rows[0][0], rows[0][1]
+        if expired:
+            rescue(cur, now)
+        wanted = None if queues is None else set(queues)
+        # name -> (concurrency_limit, rate_limit, lease, max_attempts, targeted)
+        policies = {r[2]: r[3:] for r in rows if r[2] is not None and (wanted is None or r[2] in wanted)}
+        limited = sorted(n for n, p in policies.items() if p[0] is not None or p[1] is not None)
+        open_queues = sorted(set(policies) - set(limited))
+        types = None if task_types is None else list(task_types)
+        picked = []
+        if limited:
+            picked = _claim_limited(cur, limited, types, with_targets, now, batch)
+        if len(picked) < batch and open_queues:
+            targeted = [n for n in open_queues if policies[n][4]]
+            picked += _pick(cur, open_queues, _type_filter(types, with_targets, targeted),
+                            now, batch - len(picked))
+        if not picked:
+            return []
+        return _take_leases(cur, picked, policies, worker_id, now)
+
+
+def _type_filter(types: list[str] | None, with_targets: bool,
+                 targeted: list[str]) -> tuple[str, list] | None:
+    """The PICK condition on task types and its arguments; None when nothing can match."""
+    if types is None:
+        return "", []
+    terms, args = [], []
+    if types:
+        terms.append(q.TYPE_IN.format(names=q.in_list(len(types))))
+        args += types
+    if with_targets:
+        terms.append(q.HAS_TARGET)
+        if targeted:
+            terms.append(q.QUEUE_IN.format(names=q.in_list(len(targeted))))
+            args += targeted
+    if not terms:
+        return None
+    return " AND (" + " OR ".join(terms) + ")", args
+
+
+def _claim_limited(cur, names: list[str], types, with_targets: bool, now: datetime,
+                   batch: int) -> list[tuple]:
+    """Claim from queues with concurrency or rate limits, one at a time under their locks."""
+    cur.execute(q.LOCK_LIMITED_QUEUES.format(names=q.in_list(len(names))), names)
+    locked = cur.fetchall()
+    running: dict[str, int] = {}
+    if any(row[1] is not None for row in locked):
+        cur.execute(q.COUNT_RUNNING.format(names=q.in_list(len(locked))), [r[0] for r in locked])
+        running = dict(cur.fetchall())
+    picked: list[tuple] = []
+    for name, concurrency_limit, rate_limit, burst, tokens, updated_at, targeted in locked:
+        wanted = batch - len(picked)
+        if wanted <= 0:
+            break
+        room = wanted
+        if concurrency_limit is not None:
+            room = min(room, concurrency_limit - running.get(name, 0))
+        if rate_limit is not None:
+            tokens = refill(tokens, rate_limit, burst, (now - updated_at).total_seconds())
+            room = min(room, math.floor(tokens))
+        taken = []
+        if room > 0:
+            taken = _pick(cur, [name], _type_filter(types, with_targets, [name] if targeted else []),
+                          now, room)
+        picked += taken
+        if rate_limit is not None:
+            cur.execute(q.SPEND_TOKENS, (tokens - len(taken), now, name))
+    return picked
+
+
+def _pick(cur, names: list[str], type_filter: tuple[str, list] | None, now: datetime,
+          limit: int) -> list[tuple]:
+    if type_filter is None:
+        return []
+    condition, args = type_filter
+    cur.execute(q.PICK.format(names=q.in_list(len(names)), types=condition),
+                [now, *names, *args, limit])
+    return list(cur.fetchall())
+
+
+def _take_leases(cur, picked: list[tuple], policies: dict, worker_id: str,
+                 now: datetime) -> list[ClaimedTask]:
+    claimed, leases = [], []
+    for (task_id, queue, task_type, payload, attempt, max_attempts, run_at, created_at,
+         idempotency_key, target_url) in picked:
+        token = uuid.uuid4()
+        _, _, lease, queue_max_attempts, _ = policies[queue]
+        leases.append({"id": task_id, "token": str(token),
+                       "expires": sql_time(now + timedelta(seconds=lease))})
+        claimed.append(ClaimedTask(
+            id=task_id, queue=queue, task_type=task_type, payload=json.loads(payload),
+            attempt=attempt + 1, max_attempts=max_attempts or queue_max_attempts,
+            lease_token=token, run_at=utc(run_at), created_at=utc(created_at),
+            attempted_at=utc(now), idempotency_key=idempotency_key, target_url=target_url))
+    cur.execute(q.TAKE_LEASES, (json.dumps(leases), worker_id, now, now))
+    return claimed

@@ -1,0 +1,91 @@
+"""Queue administration: retry, cancel, queue policy, prune, rescue. Each goes through the
+SQL functions of pgtask.sql, so the database's own rules apply to operators too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from pgtask.errors import ConfigError
+from pgtask.store.postgres.inspect import equal_filters
+
+# Bulk actions go in slices, each its own statement and transaction: no lock on thousands
+# of rows is held for long, and a failure part-way leaves the earlier slices done.
+CHUNK = 500
+
+RETRY = "select r.id from unnest(%s::bigint[]) r(id) where pgtask.retry_task(r.id)"
+CANCEL = "select c.id from unnest(%s::bigint[]) c(id) where pgtask.cancel_task(c.id, %s)"
+QUEUES = """
+select name, paused, concurrency_limit, rate_limit, rate_burst, max_attempts, min_backoff,
+       max_backoff, max_doublings, backoff_jitter, lease, target_url, dispatch_deadline,
+       updated_at
+  from pgtask.queues order by name
+"""
+CONFIGURE = "select * from pgtask.configure_queue(%s, %s)"
+SET_PAUSED = "select pgtask.set_queue_paused(%s, %s) as found"
+PRUNABLE = "select count(*) as n from pgtask.task_history where finished_at < now() - %s::interval"
+PRUNE = "select pgtask.prune(%s::interval) as n"
+RESCUE = "select pgtask.rescue_tasks() as n"
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start:start + CHUNK])
+
+
+def select_ids(conn: psycopg.Connection, *, finished: bool, state: str | None = None,
+               queue: str | None = None, task_type: str | None = None) -> list[int]:
+    """Ids of the tasks matching the filters, from history (finished) or the hot table."""
+    table = sql.Identifier("pgtask", "task_history" if finished else "tasks")
+    where, values = equal_filters(state=state, queue=queue, task_type=task_type)
+    query = sql.SQL("select id from {} where {} order by id").format(table, where)
+    return [row["id"] for row in conn.execute(query, values)]
+
+
+def retry_tasks(conn: psycopg.Connection, ids: Sequence[int]) -> list[int]:
+    """Re-queue the dead or cancelled tasks among `ids`; returns those that were."""
+    return [row["id"] for chunk in _chunks(ids) for row in conn.execute(RETRY, (chunk,))]
+
+
+def cancel_tasks(conn: psycopg.Connection, ids: Sequence[int], reason: str) -> list[int]:
+    """Cancel the unfinished tasks among `ids`; returns those that were."""
+    return [row["id"] for chunk in _chunks(ids) for row in conn.execute(CANCEL, (chunk, reason))]
+
+
+def queues(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute(QUEUES).fetchall()
+
+
+def configure_queue(conn: psycopg.Connection, name: str, settings: dict[str, Any]) -> dict:
+    """Change the named settings (None clears); ConfigError says which value was refused."""
+    values = {k: f"{v.total_seconds()} seconds" if isinstance(v, timedelta) else v
+              for k, v in settings.items()}
+    try:
+        return conn.execute(CONFIGURE, (name, Jsonb(values))).fetchone()
+    except (psycopg.errors.CheckViolation, psycopg.errors.InvalidParameterValue,
+            psycopg.errors.DataException) as exc:
+        message = exc.diag.message_primary or str(exc)
+        raise ConfigError(message.removeprefix("pgtask: ")) from None
+
+
+def set_paused(conn: psycopg.Connection, name: str, paused: bool) -> bool:
+    """Pause or resume a queue; False when there is no such queue."""
+    return conn.execute(SET_PAUSED, (name, paused)).fetchone()["found"]
+
+
+def count_prunable(conn: psycopg.Connection, older_than: timedelta) -> int:
+    return conn.execute(PRUNABLE, (older_than,)).fetchone()["n"]
+
+
+def prune(conn: psycopg.Connection, older_than: timedelta) -> int:
+    return conn.execute(PRUNE, (older_than,)).fetchone()["n"]
+
+
+def rescue(conn: psycopg.Connection) -> int:
+    """Run pgtask.rescue_tasks now; returns how many tasks it moved."""
+    return conn.execute(RESCUE).fetchone()["n"]

@@ -1,0 +1,125 @@
+"""Run one claimed task and say what became of it (an Outcome), or nothing if it was taken away.
+
+Async handlers run on the event loop; sync handlers run in a thread pool. A handler that
+returns succeeds (its return value is the result); Permanent makes the task dead; Retry
+snoozes it without spending an attempt; any other exception fails it, to be retried with the
+queue's backoff. A timeout cancels the run and fails it. When the worker takes the task away
+(cancelled by an operator, lease lost) there is no outcome to record; at shutdown the task is
+released with its attempt refunded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Literal
+
+from pgtask.worker.context import TaskContext
+from pgtask.errors import Permanent, Retry
+from pgtask.registry import Registry, TaskDef
+from pgtask.store.base import ClaimedTask, Outcome
+
+log = logging.getLogger("pgtask.worker")
+MAX_ERROR_CHARS = 8000
+
+# Why the worker interrupted a run: decides what (if anything) is recorded.
+StopReason = Literal["cancelled", "lost", "shutdown"]
+
+
+def describe_error(exc: BaseException) -> str:
+    """'Type: message' plus the tail of the traceback, capped, for the task's error history."""
+    head = f"{type(exc).__name__}: {exc}"
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-8))
+    text = f"{head}\n{tb}" if tb.strip() else head
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 20] + "\n... (truncated)"
+
+
+def _json_result(value: object) -> tuple[object, str | None]:
+    """The result if it can be stored as JSON, else an error saying why not."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value, None
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        return None, f"handler returned a value that is not JSON serializable: {exc}"
+    return value, None
+
+
+class Executor:
+    """Runs handlers from a registry; one per worker process."""
+
+    def __init__(self, registry: Registry, threads: int) -> None:
+        self.registry = registry
+        self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pgtask-handler")
+
+    async def run(self, claimed: ClaimedTask, ctx: TaskContext,
+                  stop_reason: dict[int, StopReason]) -> Outcome | None:
+        definition = self.registry.get(claimed.task_type)
+        if definition is None:  # not claimable by design; refuse loudly rather than burn it
+            return Outcome(claimed.id, claimed.lease_token, "snoozed",
+                           error=f"no handler for task type {claimed.task_type!r} in this worker",
+                           delay=timedelta(seconds=30))
+        try:
+            result = await self._call(definition, ctx)
+        except asyncio.CancelledError:
+            reason = stop_reason.pop(claimed.id, None)
+            if reason is None:
+                raise  # not ours: the worker itself is being torn down
+            if reason == "shutdown":
+                return Outcome(claimed.id, claimed.lease_token, "released")
+            return None  # cancelled or lease lost: the database already moved on
+        except TimeoutError as exc:
+            if getattr(exc, "pgtask_timeout", False):
+                ctx.cancel()
+                error = f"TimeoutError: task exceeded its timeout of {definition.timeout:g}s"
+                self._report(ctx, exc)
+                return Outcome(claimed.id, claimed.lease_token, "failed", error=error)
+            return self._failure(claimed, ctx, exc)
+        except Permanent as exc:
+            self._report(ctx, exc)
+            return Outcome(claimed.id, claimed.lease_token, "dead", error=describe_error(exc))
+        except Retry as exc:
+            return Outcome(claimed.id, claimed.lease_token, "snoozed", delay=exc.after)
+        except Exception as exc:
+            return self._failure(claimed, ctx, exc)
+        value, problem = _json_result(result)
+        if problem:
+            return Outcome(claimed.id, claimed.lease_token, "dead", error=problem)
+        return Outcome(claimed.id, claimed.lease_token, "succeeded", result=value)
+
+    async def _call(self, definition: TaskDef, ctx: TaskContext) -> object:
+        if definition.timeout is None:
+            return await self._invoke(definition, ctx)
+        try:
+            async with asyncio.timeout(definition.timeout) as scope:
+                return await self._invoke(definition, ctx)
+        except TimeoutError as exc:
+            if scope.expired():
+                exc.pgtask_timeout = True
+            raise
+
+    async def _invoke(self, definition: TaskDef, ctx: TaskContext) -> object:
+        if definition.is_async:
+            return await definition.handler(ctx)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.threads, definition.handler, ctx)
+
+    def _failure(self, claimed: ClaimedTask, ctx: TaskContext, exc: Exception) -> Outcome:
+        self._report(ctx, exc)
+        return Outcome(claimed.id, claimed.lease_token, "failed", error=describe_error(exc))
+
+    def _report(self, ctx: TaskContext, exc: BaseException) -> None:
+        log.warning("task %s (%s) attempt %s/%s failed: %s: %s", ctx.id, ctx.type, ctx.attempt,
+                    ctx.max_attempts, type(exc).__name__, exc)
+        for hook in self.registry.error_hooks:
+            try:
+                hook(ctx, exc)
+            except Exception:  # a broken hook must not break the worker
+                log.exception("on_error hook %r raised", hook)
+
+    def close(self) -> None:
+        self.threads.shutdown(wait=False, cancel_futures=True)

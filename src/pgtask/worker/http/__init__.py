@@ -1,0 +1,34 @@
+"""HTTP targets: deliver tasks by POSTing them to an application (see the README, "HTTP targets").
+
+The runner hands a claimed task whose queue (or the task itself) has a target URL to an
+HttpDispatcher; the HTTP answer decides the outcome, Cloud Tasks style.
+"""
+
+from importlib import import_module
+
+from pgtask.signing import InvalidSignature, SigningSecret, new_secret, sign_webhook, verify_signature
+
+# httpx costs ~0.3 s to import: load the delivery side only when a worker uses it, so
+# `import pgtask` (and every CLI command) stays fast.
+_LAZY = {"HttpConfig": ".config", "HttpDispatcher": ".dispatch", "Dispatch": ".model",
+         "HttpAttempt": ".model", "QueuePolicy": ".model", "TargetRefused": ".policy"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+__all__ = [
+    "Dispatch",
+    "HttpAttempt",
+    "HttpConfig",
+    "HttpDispatcher",
+    "InvalidSignature",
+    "QueuePolicy",
+    "SigningSecret",
+    "TargetRefused",
+    "new_secret",
+    "sign_webhook",
+    "verify_signature",
+]

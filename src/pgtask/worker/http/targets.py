@@ -1,0 +1,99 @@
+"""What the runner needs to serve HTTP queues, in one object.
+
+    targets = HttpTargets(HttpConfig.from_env(allow=...))
+    await targets.open(store)                  # after the store opens
+    ...                                        # WorkerConfig.services += [targets.service]
+    if targets.serves(claimed):                # in the executor, before handler lookup
+        outcome = await targets.run(claimed, stop_reason)
+    await targets.close()                      # after the last outcome is flushed
+
+It keeps every queue's dispatch policy, refreshed every `refresh_interval` seconds (and at
+once when a task names a queue it has not seen), so the shared adaptive rate and operator
+changes reach a running worker without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from pgtask.store.base import ClaimedTask, Outcome
+from pgtask.worker.http.config import HttpConfig
+from pgtask.worker.http.dispatch import HttpDispatcher
+from pgtask.worker.http.model import QueuePolicy
+
+log = logging.getLogger("pgtask.worker.http")
+
+
+class HttpTargets:
+    def __init__(self, config: HttpConfig, *, refresh_interval: float = 2.0) -> None:
+        self.dispatcher = HttpDispatcher(config)
+        self.refresh_interval = refresh_interval
+        self.policies: dict[str, QueuePolicy] = {}
+        self._pool = None
+        self._refreshed_at = float("-inf")
+        self._opened = asyncio.Event()
+
+    async def open(self, store) -> None:
+        await self.dispatcher.open(store)
+        if getattr(store, "backend", "") == "postgres":
+            self._pool = store._pool
+        await self.refresh()
+        self._opened.set()
+
+    async def wait_open(self) -> None:
+        """Until open() has finished (for a runner that opens targets in the background)."""
+        await self._opened.wait()
+
+    async def close(self) -> None:
+        await self.dispatcher.close()
+
+    async def refresh(self) -> None:
+        if self._pool is None:
+            return
+        from pgtask.store.postgres.http import queue_policies
+
+        self.policies = await queue_policies(self._pool)
+        self._refreshed_at = time.monotonic()
+
+    def http_queues(self) -> list[str]:
+        """Queues with a target URL: a worker without handlers serves these."""
+        return sorted(name for name, p in self.policies.items() if p.target_url)
+
+    def serves(self, claimed: ClaimedTask) -> bool:
+        """True when the task goes to an HTTP target instead of a Python handler."""
+        policy = self.policies.get(claimed.queue)
+        return bool(claimed.target_url or (policy is not None and policy.target_url))
+
+    async def run(self, claimed: ClaimedTask, stop_reason: dict) -> Outcome | None:
+        """Dispatch the task; like Executor.run, None when the worker took it away and a
+        released outcome when it was interrupted by shutdown."""
+        await self._opened.wait()
+        policy = self.policies.get(claimed.queue)
+        if policy is None and time.monotonic() - self._refreshed_at > 1.0:
+            await self.refresh()  # a queue created since the last refresh
+            policy = self.policies.get(claimed.queue)
+        try:
+            dispatch = await self.dispatcher.dispatch(claimed,
+                                                      policy or QueuePolicy(claimed.queue))
+        except asyncio.CancelledError:
+            reason = stop_reason.pop(claimed.id, None)
+            if reason is None:
+                raise
+            if reason == "shutdown":
+                return Outcome(claimed.id, claimed.lease_token, "released")
+            return None
+        return dispatch.outcome(claimed)
+
+    async def service(self, stopping: asyncio.Event) -> None:
+        """A runner background loop: refresh policies until the worker stops."""
+        while not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), self.refresh_interval)
+            except TimeoutError:
+                pass
+            try:
+                await self.refresh()
+            except Exception as exc:  # the database may be away; keep the last policies
+                log.warning("refreshing queue dispatch policies failed (%s)", type(exc).__name__)

@@ -1,0 +1,69 @@
+"""The LISTEN connection: it only wakes the runner, and never gives up.
+
+It reconnects with exponential backoff and jitter, pings the server whenever it has been
+quiet for `health_interval` seconds (a half-open socket shows up as a ping that does not
+answer within `ping_timeout`), and after every (re)connect tells the runner to claim at
+once, because notifications sent while it was away are lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+import psycopg
+
+from pgtask.retry import reconnect_delay
+
+log = logging.getLogger("pgtask.worker.listener")
+TASKS_CHANNEL = "pgtask"
+CANCEL_CHANNEL = "pgtask_cancel"
+
+
+class Listener:
+    def __init__(self, store, channels: Sequence[str],
+                 on_notify: Callable[[str, str], None], on_connect: Callable[[], None],
+                 health_interval: float = 5.0, ping_timeout: float = 3.0) -> None:
+        self._store = store
+        self._channels = list(channels)
+        self._on_notify = on_notify
+        self._on_connect = on_connect
+        self._health_interval = health_interval
+        self._ping_timeout = ping_timeout
+        self.connected = asyncio.Event()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        failures = 0
+        while not stopping.is_set():
+            conn = self._store.listener(self._channels)
+            try:
+                await asyncio.wait_for(conn.connect(self._ping_timeout), self._ping_timeout + 1)
+                if failures:
+                    log.info("LISTEN connection restored after %d failed attempt(s)", failures)
+                failures = 0
+                self.connected.set()
+                self._on_connect()
+                await self._listen(conn, stopping)
+            except (psycopg.Error, OSError, TimeoutError) as exc:
+                self.connected.clear()
+                delay = reconnect_delay(failures)
+                failures += 1
+                log.warning("LISTEN connection lost (%s); reconnecting in %.2fs",
+                            type(exc).__name__, delay)
+                try:
+                    await asyncio.wait_for(stopping.wait(), delay)
+                except TimeoutError:
+                    pass
+            finally:
+                self.connected.clear()
+                await conn.close()
+
+    async def _listen(self, conn, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            notes = await conn.receive(self._health_interval)
+            if notes:
+                for channel, payload in notes:
+                    self._on_notify(channel, payload)
+            else:
+                await asyncio.wait_for(conn.ping(), self._ping_timeout)

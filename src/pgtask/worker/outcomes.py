@@ -1,0 +1,89 @@
+"""The outcome buffer: finished runs wait here a moment and go to the database together.
+
+One `finish` round trip records every outcome (and log line) gathered since the last one, so
+while a flush is in flight the next batch builds up by itself, like a group commit. A flush
+that fails keeps its outcomes for the next try; an outcome whose lease was lost meanwhile is
+reported and dropped by the database (fencing), never recorded over a newer run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from pgtask.retry import reconnect_delay
+from pgtask.store import LogLine, Outcome, Store
+
+log = logging.getLogger("pgtask.worker")
+
+
+class OutcomeBuffer:
+    def __init__(self, store: Store, db_errors: tuple[type[BaseException], ...],
+                 wake: Callable[[], None], poll_interval: float, flush_delay: float = 0.0) -> None:
+        self._store = store
+        self._db_errors = db_errors
+        self._wake = wake  # called when a retried task falls due before the next poll
+        self._poll_interval = poll_interval
+        self._flush_delay = flush_delay
+        self._outcomes: list[Outcome] = []
+        self._logs: list[LogLine] = []
+        self._wanted = asyncio.Event()
+
+    def add(self, outcome: Outcome | None, logs: list[LogLine]) -> None:
+        if logs:
+            self._logs.extend(logs)
+        if outcome is not None:
+            self._outcomes.append(outcome)
+        self._wanted.set()
+
+    async def run(self) -> None:
+        """Flush whenever something is waiting; back off while the database is away."""
+        failures = 0
+        while True:
+            await self._wanted.wait()
+            if self._flush_delay:
+                await asyncio.sleep(self._flush_delay)
+            self._wanted.clear()
+            try:
+                await self.flush()
+                failures = 0
+            except self._db_errors as exc:
+                delay = reconnect_delay(failures, cap=5.0)
+                failures += 1
+                log.warning("recording outcomes failed (%s); retrying in %.2fs",
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                self._wanted.set()
+
+    async def flush(self) -> None:
+        outcomes, self._outcomes = self._outcomes, []
+        logs, self._logs = self._logs, []
+        if not outcomes and not logs:
+            return
+        try:
+            applied = await self._store.finish(outcomes, logs)
+        except BaseException:
+            self._outcomes[:0] = outcomes  # keep them for the next try
+            self._logs[:0] = logs
+            raise
+        due = getattr(self._store, "next_due_in", None)
+        if due is not None and due < self._poll_interval:
+            asyncio.get_running_loop().call_later(max(0.0, due), self._wake)
+        for outcome in outcomes:
+            if outcome.id not in applied:
+                log.warning("task %s: lease was lost before its %s outcome was recorded; "
+                            "the late result is discarded", outcome.id, outcome.kind)
+
+    async def final_flush(self) -> None:
+        """At shutdown: a few tries, then say what could not be recorded."""
+        for attempt in range(5):
+            try:
+                await self.flush()
+                return
+            except self._db_errors as exc:
+                log.warning("final flush failed (%s)", type(exc).__name__)
+                await asyncio.sleep(reconnect_delay(attempt, cap=2.0))
+        if self._outcomes:
+            log.error("%d outcome(s) could not be recorded; their leases will expire and the "
+                      "tasks will run again", len(self._outcomes))

@@ -1,0 +1,80 @@
+"""When the claim loop sleeps, and what wakes it.
+
+A worker with free slots sleeps until NOTIFY (sent only while the database knows this
+worker is waiting: see pgtask.workers.waiting), a freed slot, a retry falling due, or its
+poll interval. Without NOTIFY (MySQL, --no-listen) the poll adapts: fast while claims
+return work, backing off to the poll interval when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pgtask.worker.polling import AdaptivePolling
+
+log = logging.getLogger("pgtask.worker")
+BUSY_AFTER = 1.0  # seconds of full claims before a worker tells the database it is busy
+
+
+class Wakeup:
+    def __init__(self, store, worker_id: str, notify_on: bool, poll_interval: float,
+                 db_errors: tuple[type[BaseException], ...]) -> None:
+        self.event = asyncio.Event()
+        self._store = store
+        self._worker_id = worker_id
+        self._notify_on = notify_on
+        self._poll_interval = poll_interval
+        self._db_errors = db_errors
+        self._polling = AdaptivePolling(max_delay=poll_interval)
+        self._waiting = False  # mirrors pgtask.workers.waiting
+        self._full_since: float | None = None
+
+    def set(self) -> None:
+        self.event.set()
+
+    def clear(self) -> None:
+        """Before each claim, so that a wake-up arriving during the claim is not lost."""
+        self.event.clear()
+
+    async def after_claim(self, claimed: int, asked: int) -> None:
+        """Sleep as the last claim suggests; return at once when the loop should claim again."""
+        if claimed < asked:
+            if await self._mark(True):
+                return  # claim once more: a task inserted just before the mark woke nobody
+            await self._sleep(claimed, asked)
+        elif self._waiting:
+            await self._mark(False)
+
+    async def _mark(self, waiting: bool) -> bool:
+        """Tell the database whether NOTIFY should wake this worker; True if that changed.
+
+        Going busy waits until claims have come back full for BUSY_AFTER seconds, so a worker
+        near its capacity does not flip the flag (a write) on every claim.
+        """
+        now = asyncio.get_running_loop().time()
+        if not waiting:
+            if self._full_since is None:
+                self._full_since = now
+            if now - self._full_since < BUSY_AFTER:
+                return False
+        self._full_since = None
+        if waiting == self._waiting or not self._notify_on:
+            return False
+        try:
+            await self._store.set_worker_waiting(self._worker_id, waiting)
+        except self._db_errors as exc:
+            log.warning("could not mark worker %s: %s", "waiting" if waiting else "busy",
+                        type(exc).__name__)
+            return False
+        self._waiting = waiting
+        return True
+
+    async def _sleep(self, claimed: int, asked: int) -> None:
+        delay = self._poll_interval
+        if not self._notify_on:
+            delay = self._polling.next_delay(claimed, asked)
+        try:
+            await asyncio.wait_for(self.event.wait(), delay)
+        except TimeoutError:
+            pass
