@@ -17,6 +17,20 @@ class SchemaError(PgTaskError):
     """The database is not migrated, or was migrated by a newer pgtask."""
 
 
+class DatabaseUnavailable(PgTaskError):
+    """The database cannot be reached now (refused, lost, or silent past its deadline), on
+    either backend: the caller may retry. The message names the cause, never a password."""
+
+
+class Refused(PgTaskError):
+    """The database refused a value or an operation (a check, a bound, a missing row the
+    operation needs); the message is the database's own, without its "pgtask: " prefix."""
+
+
+class Unsupported(PgTaskError):
+    """The backend lacks a capability this operation needs (e.g. schedules on MySQL)."""
+
+
 class Permanent(Exception):
     """Raise from a handler to fail the task for good: it becomes dead, with no retry."""
 
