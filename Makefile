@@ -1,5 +1,5 @@
 # make demo  - set up, then run the demo on an embedded Postgres (no configuration needed)
-# make test  - set up, then run the whole test suite
+# make test  - set up, then lint (ruff), type-check (mypy --strict) and run the whole test suite
 # make bench - pgtask vs pgqueuer/procrastinate/plain SQL in bench/.venv (BENCH_ARGS=--quick|--no-sustained)
 VENV   ?= .venv
 PYTHON ?= python3
@@ -24,6 +24,8 @@ demo: setup
 	$(BIN)/pgtask demo
 
 test: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	sh scripts/ensure-browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -17,10 +17,10 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from pgtask.worker.http import HttpConfig, HttpDispatcher, QueuePolicy, SigningSecret, new_secret
-from pgtask.store.base import ClaimedTask
+from pgtask.models import ClaimedTask, QueuePolicy
+from pgtask.worker.http import HttpConfig, HttpDispatcher, SigningSecret, new_secret
 
 SERVER = """
 import sys, uvicorn
@@ -58,7 +58,7 @@ async def run(port: int, tasks: int, concurrency: int) -> tuple[float, float]:
     config = HttpConfig(secrets=(SigningSecret.parse(new_secret()),),
                         max_connections=concurrency)
     policy = QueuePolicy("bench", target_url=f"http://127.0.0.1:{port}/task")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     dispatcher = HttpDispatcher(config)
     await dispatcher.open()
     failures: list[str] = []

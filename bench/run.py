@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from importlib.metadata import version
 
@@ -31,7 +31,8 @@ from drain import drain_once
 from enqueue import METHODS, enqueue_once
 from http_scenario import HTTP_CONFIGS, HTTP_TASKS, NoopServer, dispatcher_once, http_once
 from latency import latency_once
-from sustained import CONFIG as SUSTAINED_CONFIG, sustained_once
+from sustained import CONFIG as SUSTAINED_CONFIG
+from sustained import sustained_once
 from systems import DRAIN_CONFIGS, LATENCY_CONFIGS
 from template import build_template
 
@@ -147,7 +148,7 @@ def main() -> None:
         with open(args.sql_patch) as f, psycopg.connect(server.dsn(template)) as conn:
             conn.execute(f.read())
     res: dict = {"meta": {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(), "versions": versions(), "postgres": server.settings(),
         "reps": args.reps, "args": vars(args),
         "settings": f"{args.tasks:,} no-op tasks per drain and bulk-enqueue run, "
@@ -201,7 +202,7 @@ def main() -> None:
          "went to other processes during the drain/enqueue runs; " if other else "")
         + f"run took {wall / 60:.1f} min; load average at the end {os.getloadavg()[0]:.1f}")
     os.makedirs(os.path.join(measure.BENCH_DIR, "results"), exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     path = os.path.join(measure.BENCH_DIR, "results", f"bench-{stamp}.json")
     with open(path, "w") as f:
         json.dump(res, f, indent=1, default=str)

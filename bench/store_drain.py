@@ -26,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import psycopg  # noqa: E402
 
-from pgtask.worker.polling import AdaptivePolling  # noqa: E402
-from pgtask.store import EnqueueRequest, Outcome, open_store  # noqa: E402
+from pgtask.models import EnqueueRequest, Outcome
+from pgtask.store import open_store  # noqa: E402
 from pgtask.store.migrate import migrate  # noqa: E402
 from pgtask.store.mysql.store import connect as mysql_connect  # noqa: E402
+from pgtask.worker.polling import AdaptivePolling  # noqa: E402
 
 SERVERS = {"postgres": "postgresql://postgres@127.0.0.1:5432", "mysql": "mysql://root@127.0.0.1:3306"}
 

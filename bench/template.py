@@ -7,9 +7,9 @@ import os
 import subprocess
 
 import psycopg
-from pgtask.store.migrate import migrate
 
 from measure import BENCH_DIR, Server
+from pgtask.store.migrate import migrate
 from systems import BIN
 
 BENCH_TABLES = """

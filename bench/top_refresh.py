@@ -29,8 +29,8 @@ from psycopg.rows import dict_row
 from pgtask.console.render import render
 from pgtask.ops.snapshot import from_rows
 from pgtask.ops.window import Window
-from pgtask.store.postgres.inspect import TOP_QUERIES, list_tasks, task_counts, top_rows
 from pgtask.store.migrate import migrate
+from pgtask.store.postgres.inspect import TOP_QUERIES, list_tasks, task_counts, top_rows
 
 DB = "pgtask_bench_top"
 

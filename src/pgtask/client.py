@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pgtask.chains import follow_ups, group_members
-from pgtask.models import validate_max_attempts, validate_name, validate_priority
+from pgtask.models import EnqueueRequest, validate_max_attempts, validate_name, validate_priority
 from pgtask.registry import TaskDef
 from pgtask.store.postgres import store as postgres
-from pgtask.store.base import EnqueueRequest
 
 TaskRef = str | TaskDef
 

@@ -20,8 +20,8 @@ from rich.table import Table
 from pgtask import client
 from pgtask.errors import Permanent
 from pgtask.registry import Registry
-from pgtask.worker.runner import Worker, WorkerConfig
 from pgtask.store.postgres import demo as demo_pg
+from pgtask.worker.runner import Worker, WorkerConfig
 
 QUEUE = "demo"
 registry = Registry()

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
-
 from pgtask.models import TaskState
 from pgtask.retry import reconnect_delay
 from pgtask.store import DB_ERRORS

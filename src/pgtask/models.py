@@ -1,12 +1,14 @@
-"""The shapes pgtask works with: task states, task rows, and the validation of names."""
+"""Every shape that crosses a wall: task states and names, what is enqueued, claimed and
+finished, worker rows, and HTTP delivery policies and attempts (pure: no I/O, no driver)."""
 
 from __future__ import annotations
 
 import enum
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,127}$")
 PRIORITY_RANGE = (-1000, 1000)
@@ -89,3 +91,133 @@ class TaskRecord:
     result: Any = None
     message: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+OutcomeKind = Literal["succeeded", "failed", "dead", "snoozed", "released"]
+
+
+@dataclass(slots=True)
+class ClaimedTask:
+    """A task this worker holds under a lease (token) and must finish or release."""
+
+    id: int
+    queue: str
+    task_type: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int  # resolved: the task's own, else its queue's
+    lease_token: UUID
+    run_at: datetime
+    created_at: datetime
+    attempted_at: datetime
+    idempotency_key: str | None = None
+    target_url: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of a claimed task; flushed in batches by the runner."""
+
+    id: int
+    lease_token: UUID
+    kind: OutcomeKind
+    result: Any = None
+    error: str | None = None
+    delay: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """What a flush of outcomes came to."""
+
+    applied: set[int]  # ids whose outcome was recorded: the lease was still held
+    # Seconds until the earliest task this flush requeued (retry, snooze) falls due; None
+    # when none was. A requeue sends no NOTIFY, so the runner wakes itself for it.
+    next_due_in: float | None = None
+
+
+@dataclass(slots=True)
+class LogLine:
+    task_id: int
+    attempt: int
+    at: datetime
+    level: str
+    message: str
+
+
+@dataclass(slots=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    queues: list[str] | None
+    task_types: list[str] | None
+    concurrency: int
+
+
+@dataclass(slots=True)
+class EnqueueRequest:
+    """One task to enqueue; None fields take the database defaults."""
+
+    task_type: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    queue: str = "default"
+    run_at: datetime | None = None
+    priority: int = 0
+    idempotency_key: str | None = None
+    max_attempts: int | None = None
+    target_url: str | None = None
+    delay: timedelta | None = None  # run_at = database now() + delay (when run_at is None)
+    # Follow-up tasks (lists of pgtask.chains.follow_up objects): enqueued when this one
+    # succeeds (given its result), or when it ends dead.
+    on_success: list[dict[str, Any]] | None = None
+    on_failure: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """The queue's retry policy, as the SQL backoff computes it (without the jitter)."""
+
+    min_backoff: float = 1.0
+    max_backoff: float = 3600.0
+    max_doublings: int = 20
+
+    def after(self, attempt: int) -> float:
+        doublings = min(max(attempt - 1, 0), self.max_doublings)
+        return min(self.max_backoff, self.min_backoff * 2 ** doublings)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePolicy:
+    """A queue's delivery settings, read from pgtask.queues (see store/postgres/http.py).
+
+    concurrency_limit and rate_limit/rate_burst are enforced globally by claim_task; the
+    dispatcher uses rate_limit as the ceiling of its adaptive rate. dispatch_rate is the
+    adaptive rate last published by any worker (tasks/s for the whole queue; None: not
+    throttled), and workers the number of live workers serving the queue.
+    """
+
+    name: str
+    target_url: str | None = None
+    dispatch_deadline: float = 30.0
+    concurrency_limit: int | None = None
+    rate_limit: float | None = None
+    rate_burst: int = 1
+    max_attempts: int = 20
+    backoff: Backoff = Backoff()
+    dispatch_rate: float | None = None
+    dispatch_rate_at: datetime | None = None
+    workers: int = 1
+
+
+@dataclass(slots=True)
+class HttpAttempt:
+    """One row of pgtask.http_attempts: what one HTTP attempt of a task came to."""
+
+    task_id: int
+    attempt: int
+    started: float              # time.monotonic() when the request went out
+    status: int | None          # None: no response (timeout, connection error, refused)
+    latency_ms: float
+    reason: str                 # "http 503", "timeout", "refused by target policy", ...
+    response: str | None = None  # the start of the response body

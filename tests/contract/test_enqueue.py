@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pgtask.store import EnqueueRequest
+from pgtask.models import EnqueueRequest
 
 
 def test_ids_come_back_in_request_order_with_keys_mixed_in(store, db):

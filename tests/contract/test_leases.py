@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from pgtask.store import EnqueueRequest, Outcome
+from pgtask.models import EnqueueRequest, Outcome
 
 
 def enqueue(store, **kw) -> int:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pgtask.store import EnqueueRequest, LogLine, Outcome, WorkerInfo
+from pgtask.models import EnqueueRequest, LogLine, Outcome, WorkerInfo
 
 
 def enqueue(store, task_type="emails.send", payload=None, **kw) -> int:

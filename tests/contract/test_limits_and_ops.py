@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pgtask.store import EnqueueRequest, Outcome
+from pgtask.models import EnqueueRequest, Outcome
 
 
 def enqueue_n(store, n: int, queue: str = "limited") -> list[int]:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from pgtask.worker.http import HttpConfig, HttpDispatcher, QueuePolicy
+from pgtask.models import ClaimedTask, QueuePolicy
 from pgtask.signing import SigningSecret
-from pgtask.store.base import ClaimedTask
+from pgtask.worker.http import HttpConfig, HttpDispatcher
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 OLD_SECRET = "whsec_" + base64.b64encode(b"o" * 32).decode()
 TOKEN = "Bearer tok-3f9a7c1e5d"  # an Authorization value that must never be printed
-WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def make_task(task_id: int = 1, *, attempt: int = 1, queue: str = "hooks",

@@ -7,11 +7,12 @@ import json
 import logging
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pgtask
-from pgtask.worker.http import HttpDispatcher, QueuePolicy
+from pgtask.models import QueuePolicy
+from pgtask.worker.http import HttpDispatcher
 from pgtask.worker.http.policy import parse_prefix
 from pgtask.worker.http.throttle import AimdSettings
 
@@ -65,7 +66,7 @@ def test_429_honours_retry_after_seconds_and_dates(target):
     target.responder = lambda seen: Reply(429, "", {"retry-after": "2"})
     [done] = dispatch(make_config(), [make_task()], policy_for(target))
     assert done.kind == "failed" and done.delay == timedelta(seconds=2)
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     target.responder = lambda seen: Reply(503, "", {"retry-after": later})
     [done] = dispatch(make_config(), [make_task()], policy_for(target))
     # Read against the server's Date header: whole seconds, refreshed by uvicorn about once a

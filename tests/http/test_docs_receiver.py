@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
-
-import asyncio
 
 import httpx
 

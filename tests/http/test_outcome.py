@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ssl
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from pgtask.worker.http.outcome import Backoff, classify_error, classify_status, parse_retry_after
+from pgtask.models import Backoff
+from pgtask.worker.http.outcome import classify_error, classify_status, parse_retry_after
 
-NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 POLICY = Backoff(min_backoff=1.0, max_backoff=60.0, max_doublings=10)
 
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from pgtask.worker.http.policy import (TargetRefused, blocked_address, check_host_name, check_task_url,
-                                matches_prefix, parse_prefix, redact_url)
+from pgtask.worker.http.policy import (
+    TargetRefused,
+    blocked_address,
+    check_host_name,
+    check_task_url,
+    matches_prefix,
+    parse_prefix,
+    redact_url,
+)
 
 ALLOW = [parse_prefix("https://api.example.com/hooks/"), parse_prefix("http://127.0.0.1:8080/v1")]
 

@@ -7,8 +7,8 @@ import base64
 import pytest
 
 import pgtask
-from pgtask.worker.http.config import HttpConfig
 from pgtask.signing import SigningSecret
+from pgtask.worker.http.config import HttpConfig
 
 OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()
 NEW = "whsec_" + base64.b64encode(b"n" * 32).decode()

@@ -6,10 +6,11 @@ import asyncio
 
 import psycopg
 
-from pgtask.worker.http import HttpDispatcher, QueuePolicy
-from pgtask.worker.http.targets import HttpTargets
+from pgtask.models import QueuePolicy
 from pgtask.store.postgres.http import queue_policies
 from pgtask.store.postgres.store import PostgresStore
+from pgtask.worker.http import HttpDispatcher
+from pgtask.worker.http.targets import HttpTargets
 
 from .helpers import make_config, make_task
 from .target import Reply

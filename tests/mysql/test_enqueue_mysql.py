@@ -10,7 +10,8 @@ import pymysql
 import pytest
 import sqlalchemy
 
-from pgtask.store import EnqueueRequest, open_store
+from pgtask.models import EnqueueRequest
+from pgtask.store import open_store
 from pgtask.store.mysql.store import connect, enqueue_on
 
 pytestmark = pytest.mark.mysql

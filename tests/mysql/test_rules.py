@@ -8,13 +8,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pgtask.errors import ConfigError
+from pgtask.models import Outcome
 from pgtask.resources import read_sql
-from pgtask.store.base import Outcome
-from pgtask.store.mysql.store import connect_params
 from pgtask.store.mysql.rules import (
-    HeldRow, RetryPolicy, backoff_seconds, refill, resolve_outcome, resolve_rescue, sql_time,
+    HeldRow,
+    RetryPolicy,
+    backoff_seconds,
+    refill,
+    resolve_outcome,
+    resolve_rescue,
+    sql_time,
 )
 from pgtask.store.mysql.sql import in_list, split_script
+from pgtask.store.mysql.store import connect_params
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 600000)
 POLICY = RetryPolicy(max_attempts=3, min_backoff=2.0, max_backoff=60.0, max_doublings=20,

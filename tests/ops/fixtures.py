@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
 from pgtask.console.render import render
 from pgtask.ops.snapshot import Health, QueueStats, Rates, Snapshot, WorkerRow, XminHolder
 
-AT = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def worker(host: str, pid: int, beat_age: float, uptime: float = 3600, queues=None,

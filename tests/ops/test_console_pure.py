@@ -1,15 +1,15 @@
 """The console's pure parts: number formats, key parsing, sort/filter/select."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from pgtask.console import format as fmt
 from pgtask.console.keys import KeyReader, parse_keys
-from pgtask.ops.snapshot import QueueStats, Rates, Snapshot
 from pgtask.console.view import SORT_ORDER, Action, View, handle_key, visible_queues
+from pgtask.ops.snapshot import QueueStats, Rates, Snapshot
 
-AT = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+AT = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("seconds, text", [

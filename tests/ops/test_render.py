@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from pgtask.ops.snapshot import Health, QueueStats, XminHolder
 from pgtask.console.view import Thresholds, View
+from pgtask.ops.snapshot import Health, QueueStats, XminHolder
 
 from .fixtures import AT, BUSY, EMPTY, frame, worker
 

@@ -3,7 +3,7 @@
 Everything happens at instants relative to a fixed T, passed as the functions' `now`.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -12,7 +12,7 @@ from pgtask.ops.snapshot import SPARK_SECONDS, from_rows
 from pgtask.ops.window import Window
 from pgtask.store.postgres.inspect import top_rows
 
-T = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+T = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:

@@ -1,12 +1,12 @@
 """The five-minute window kept across refreshes: buckets, expiry, percentiles."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pgtask.ops.window import Window, percentiles
 
-T = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+T = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 E = T.timestamp()
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pgtask.models import EnqueueRequest, Outcome
 from pgtask.store.mysql.admin import transaction
-from pgtask.store.base import EnqueueRequest, Outcome
-from pgtask.store.mysql.inspect import fetch
 from pgtask.store.mysql.claim import claim
 from pgtask.store.mysql.enqueue import enqueue_on
+from pgtask.store.mysql.inspect import fetch
 from pgtask.store.mysql.tx import cancel, finish
 
 

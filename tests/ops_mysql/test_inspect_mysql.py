@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from pgtask.models import LogLine
 from pgtask.store.mysql.admin import transaction
-from pgtask.store.base import LogLine
 from pgtask.store.mysql.tx import finish
 from tests.ops.test_inspect_cli import _pages
 

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from pgtask.ops.health_mysql import MySQLHealth, OldestTransaction, mysql_health
-from pgtask.ops.snapshot import Snapshot
 from pgtask.console.view import Thresholds
 from pgtask.errors import ConfigError
+from pgtask.ops.health_mysql import MySQLHealth, OldestTransaction, mysql_health
+from pgtask.ops.snapshot import Snapshot
 from pgtask.store.mysql.inspect import plain, where
 from pgtask.store.mysql.queue_settings import apply_settings, check_request, pg_interval, pg_number
 from tests.ops.fixtures import BUSY, frame

@@ -13,8 +13,8 @@ import pytest
 from pgtask.ops.health_mysql import MySQLHealth
 from pgtask.ops.snapshot import SPARK_SECONDS, from_rows
 from pgtask.ops.window import Window
-from pgtask.store.mysql.store import connect
 from pgtask.store.mysql.snapshot import top_rows
+from pgtask.store.mysql.store import connect
 
 from .seed import rows
 

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from pgtask.chains import follow_up, follow_ups, group_members
-from pgtask.store.base import EnqueueRequest
+from pgtask.models import EnqueueRequest
 from pgtask.store.postgres.store import enqueue_on
 
 from .helpers import run_task, scalar

@@ -13,10 +13,10 @@ import psycopg
 import pytest
 
 from pgtask.schedules import ScheduleDef, Timing
-from pgtask.worker.scheduler import run_scheduler
+from pgtask.store.locks import SCHEDULER_LOCK_KEY
 from pgtask.store.postgres import connect as dedicated
 from pgtask.store.postgres import schedules as schedules_pg
-from pgtask.store.locks import SCHEDULER_LOCK_KEY
+from pgtask.worker.scheduler import run_scheduler
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 
 from pgtask.schedules import ScheduleDef, Timing
-from pgtask.worker.scheduler import tick_once
 from pgtask.store.postgres import connect as dedicated
 from pgtask.store.postgres import schedules as schedules_pg
+from pgtask.worker.scheduler import tick_once
 
 from .helpers import scalar
 

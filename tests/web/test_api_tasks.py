@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -25,7 +25,7 @@ def test_enqueue_returns_201_with_the_task(client, db):
 
 
 def test_run_at_and_delay_use_the_given_time(client, db):
-    at = datetime(2040, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    at = datetime(2040, 1, 2, 3, 4, 5, tzinfo=UTC)
     r = client.post("/api/tasks", json={"type": "t.x", "run_at": "2040-01-02T03:04:05Z"})
     assert datetime.fromisoformat(r.json()["run_at"]) == at
     r = client.post("/api/tasks", json={"type": "t.x", "delay": "1h"})

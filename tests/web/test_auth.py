@@ -11,7 +11,6 @@ from pgtask.web import auth
 
 from .conftest import ADMIN_TOKEN, AUTH, READ_TOKEN, basic_header, bearer, make
 
-
 # --- pure -------------------------------------------------------------------------------
 
 def test_load_from_env_and_file(tmp_path):

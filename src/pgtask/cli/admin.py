@@ -9,11 +9,18 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from pgtask.store.postgres import admin
 from pgtask.cli.common import dsn_option
 from pgtask.cli.inspect import connection, console, store_for
-from pgtask.cli.units import (CLEAR, DURATION, OPTIONAL_INT, OPTIONAL_RATE, OPTIONAL_TEXT,
-                    format_duration, format_rate)
+from pgtask.cli.units import (
+    CLEAR,
+    DURATION,
+    OPTIONAL_INT,
+    OPTIONAL_RATE,
+    OPTIONAL_TEXT,
+    format_duration,
+    format_rate,
+)
+from pgtask.store.postgres import admin
 
 
 def store(conn):

@@ -15,11 +15,11 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from pgtask.cli.common import dsn_option
 from pgtask.config import backend_of, resolve_dsn
 from pgtask.models import TaskState
 from pgtask.store.postgres import inspect as store
 from pgtask.store.postgres.schema import connect_checked
-from pgtask.cli.common import dsn_option
 
 STATES = click.Choice([s.value for s in TaskState])
 

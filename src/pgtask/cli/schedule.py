@@ -16,13 +16,13 @@ import click
 import psycopg
 from rich.table import Table
 
+from pgtask.cli.common import dsn_option
+from pgtask.cli.inspect import console, when
+from pgtask.cli.units import DURATION, format_duration
 from pgtask.config import resolve_dsn
 from pgtask.schedules import CronError, ScheduleDef, Timing
 from pgtask.store.postgres import connect as dedicated
 from pgtask.store.postgres import schedules as schedules_pg
-from pgtask.cli.common import dsn_option
-from pgtask.cli.inspect import console, when
-from pgtask.cli.units import DURATION, format_duration
 
 T = TypeVar("T")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from pgtask.config import redact_dsn, resolve_dsn
 from pgtask.cli.common import dsn_option
+from pgtask.config import redact_dsn, resolve_dsn
 
 
 @click.command()

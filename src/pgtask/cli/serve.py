@@ -7,9 +7,9 @@ import logging
 
 import click
 
+from pgtask.cli.common import dsn_option
 from pgtask.config import redact_dsn, resolve_dsn
 from pgtask.store.postgres.schema import connect_checked
-from pgtask.cli.common import dsn_option
 
 log = logging.getLogger("pgtask.web")
 

@@ -6,18 +6,17 @@ import click
 import psycopg
 from rich.console import Console
 
-from pgtask.config import resolve_dsn
-from pgtask.console import live
-from pgtask.console.render import render
-from pgtask.ops.snapshot import Snapshot, from_rows
-from pgtask.console.view import Action, Thresholds
-from pgtask.ops.window import Window
-from pgtask.store.postgres import admin
-from pgtask.store.postgres import inspect
-from pgtask.store.postgres.schema import connect
 from pgtask.cli.common import dsn_option
 from pgtask.cli.inspect import checked, store_for
 from pgtask.cli.units import DURATION
+from pgtask.config import resolve_dsn
+from pgtask.console import live
+from pgtask.console.render import render
+from pgtask.console.view import Action, Thresholds
+from pgtask.ops.snapshot import Snapshot, from_rows
+from pgtask.ops.window import Window
+from pgtask.store.postgres import admin, inspect
+from pgtask.store.postgres.schema import connect
 
 
 class Source:

@@ -12,12 +12,12 @@ import threading
 
 import click
 
+from pgtask.cli.common import dsn_option
+from pgtask.cli.http_options import http_config, http_options
 from pgtask.config import redact_dsn, resolve_dsn
 from pgtask.durations import parse_duration
 from pgtask.errors import ConfigError
-from pgtask.cli.http_options import http_config, http_options
 from pgtask.registry import Registry, default_registry, load_handlers
-from pgtask.cli.common import dsn_option
 
 log = logging.getLogger("pgtask.worker")
 

@@ -11,9 +11,9 @@ from rich.text import Text
 
 from pgtask.console import format as fmt
 from pgtask.console.health_mysql import mysql_health_lines
+from pgtask.console.view import Thresholds
 from pgtask.ops.health_mysql import MySQLHealth
 from pgtask.ops.snapshot import Health, XminHolder
-from pgtask.console.view import Thresholds
 
 
 def holder_is_a_problem(holder: XminHolder, thresholds: Thresholds) -> bool:

@@ -16,8 +16,8 @@ from rich.live import Live
 
 from pgtask.console.keys import KeyReader
 from pgtask.console.render import render
-from pgtask.ops.snapshot import Snapshot
 from pgtask.console.view import Action, Thresholds, View, handle_key, visible_queues
+from pgtask.ops.snapshot import Snapshot
 
 Take = Callable[[], Snapshot]
 Act = Callable[[Action], str]

@@ -15,8 +15,8 @@ from rich.text import Text
 
 from pgtask.console import format as fmt
 from pgtask.console.health import health_lines
-from pgtask.ops.snapshot import QueueStats, Snapshot, WorkerRow
 from pgtask.console.view import Thresholds, View, visible_queues
+from pgtask.ops.snapshot import QueueStats, Snapshot, WorkerRow
 
 Cell = Callable[[QueueStats], str | Text]
 

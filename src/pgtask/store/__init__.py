@@ -8,7 +8,8 @@ from __future__ import annotations
 import psycopg
 
 from pgtask.config import backend_of
-from pgtask.store.base import ClaimedTask, EnqueueRequest, LogLine, Outcome, Store, WorkerInfo
+from pgtask.models import ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
+from pgtask.store.base import Store
 
 # What "the database is away" looks like from either backend (MySQL's store raises
 # ConnectionError/TimeoutError, both OSError): callers back off and retry on these.

@@ -1,103 +1,107 @@
-"""The store protocol: everything the runtime asks of a database, whatever the backend.
+"""The seam: every call the worker and the faces make into a database, whatever the backend.
 
-Postgres (postgres.py) and MySQL/MariaDB (mysql.py) implement it with the same semantics;
-one contract test suite runs against both.
+Postgres (store/postgres/) and MySQL/MariaDB (store/mysql/) implement these protocols with the
+same semantics; one contract suite runs against both. What a backend cannot do is a declared
+Capability, refused in one line by `require` (never an AttributeError, never a backend string).
+Both raise pgtask.errors.DatabaseUnavailable when the database cannot be reached, whatever the
+driver, and pgtask.errors.Refused when it refuses a value.
+
+- Store: the worker's async pool (claim, finish, heartbeat, workers, maintenance, HTTP journal).
+- Listener: one LISTEN session, opened by Store.listener (Capability.NOTIFY).
+- Operator: the faces' sync reads and admin (ls, show, stats, top, queue, prune, web API).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+import enum
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
-OutcomeKind = Literal["succeeded", "failed", "dead", "snoozed", "released"]
+from pgtask.errors import Unsupported
+from pgtask.models import (
+    ClaimedTask,
+    EnqueueRequest,
+    Finished,
+    HttpAttempt,
+    LogLine,
+    Outcome,
+    QueuePolicy,
+    WorkerInfo,
+)
+
+Row = dict[str, Any]
 
 
-@dataclass(slots=True)
-class ClaimedTask:
-    """A task this worker holds under a lease (token) and must finish or release."""
+class Backend(enum.StrEnum):
+    POSTGRES = "postgres"
+    MYSQL = "mysql"
 
-    id: int
-    queue: str
-    task_type: str
-    payload: dict[str, Any]
-    attempt: int
-    max_attempts: int  # resolved: the task's own, else its queue's
-    lease_token: UUID
-    run_at: datetime
-    created_at: datetime
-    attempted_at: datetime
-    idempotency_key: str | None = None
-    target_url: str | None = None
+    @property
+    def title(self) -> str:
+        return {"postgres": "PostgreSQL", "mysql": "MySQL/MariaDB"}[self.value]
 
 
-@dataclass(slots=True)
-class Outcome:
-    """What became of a claimed task; flushed in batches by the runner."""
+class Capability(enum.StrEnum):
+    """What some backends can do and others cannot; each store declares its set."""
 
-    id: int
-    lease_token: UUID
-    kind: OutcomeKind
-    result: Any = None
-    error: str | None = None
-    delay: timedelta | None = None
-
-
-@dataclass(slots=True)
-class LogLine:
-    task_id: int
-    attempt: int
-    at: datetime
-    level: str
-    message: str
+    NOTIFY = "LISTEN/NOTIFY wake-ups and cancels"  # else: workers poll
+    SCHEDULES = "schedules (cron and intervals)"
+    HTTP_JOURNAL = "a shared HTTP attempt journal and adaptive dispatch rates"
+    GROUPS = "task groups"
+    FOLLOW = "a stream of finished tasks (pgtask.follow)"
+    WEB = "the HTTP API and dashboard (pgtask serve)"
+    HOT_TABLE_VACUUM = "vacuuming the hot table"
 
 
-@dataclass(slots=True)
-class WorkerInfo:
-    id: str
-    host: str
-    pid: int
-    queues: list[str] | None
-    task_types: list[str] | None
-    concurrency: int
+class HasCapabilities(Protocol):
+    @property
+    def backend(self) -> Backend: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
 
 
-@dataclass(slots=True)
-class EnqueueRequest:
-    """One task to enqueue; None fields take the database defaults."""
-
-    task_type: str
-    payload: dict[str, Any] = field(default_factory=dict)
-    queue: str = "default"
-    run_at: datetime | None = None
-    priority: int = 0
-    idempotency_key: str | None = None
-    max_attempts: int | None = None
-    target_url: str | None = None
-    delay: timedelta | None = None  # run_at = database now() + delay (when run_at is None)
-    # Follow-up tasks (lists of pgtask.chains.follow_up objects): enqueued when this one
-    # succeeds (given its result), or when it ends dead.
-    on_success: list[dict[str, Any]] | None = None
-    on_failure: list[dict[str, Any]] | None = None
+def require(store: HasCapabilities, capability: Capability) -> None:
+    """Refuse, in one line that says what to do, an operation the backend cannot serve."""
+    if capability not in store.capabilities:
+        raise Unsupported(f"{store.backend.title} has no {capability.value}: "
+                          f"use PostgreSQL for this")
 
 
-class Store(Protocol):
-    """An open connection pool to one pgtask database."""
+class Listener(Protocol):
+    """One LISTEN session: connect, then receive (channel, payload) pairs until closed."""
 
-    backend: str
-    supports_notify: bool
+    async def connect(self, timeout: float) -> None: ...
+
+    async def receive(self, timeout: float) -> list[tuple[str, str]]:
+        """Wait up to `timeout` for notifications; [] when none came."""
+
+    async def ping(self) -> None:
+        """Prove the session still carries bytes (raises DatabaseUnavailable if not)."""
 
     async def close(self) -> None: ...
+
+
+class Store(HasCapabilities, Protocol):
+    """An open connection pool to one pgtask database, for one worker process."""
+
+    async def open(self, timeout: float = 15.0) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def listener(self, channels: Sequence[str]) -> Listener:
+        """A LISTEN session on its own connection (requires Capability.NOTIFY)."""
 
     async def claim(self, queues: Sequence[str] | None, worker_id: str, batch: int,
                     task_types: Sequence[str] | None,
                     with_targets: bool = False) -> list[ClaimedTask]:
         """Lease up to `batch` tasks; with_targets also takes HTTP-target tasks of any type."""
 
-    async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> set[int]:
-        """Record outcomes (and log lines) in one round trip; return the ids still held."""
+    async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> Finished:
+        """Record outcomes (and log lines) in one round trip: which were applied (the lease
+        still held), and when the earliest task they requeued falls due."""
 
     async def heartbeat(self, worker_id: str, held: Sequence[tuple[int, UUID]]) -> set[int]:
         """Extend the leases held; return the ids no longer held (lost or cancelled)."""
@@ -118,5 +122,64 @@ class Store(Protocol):
 
     async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]: ...
 
-    def notifications(self, channels: Sequence[str]) -> AsyncIterator[tuple[str, str]]:
-        """Yield (channel, payload) as they arrive; raise when the connection is lost."""
+    async def cancel(self, task_id: int, reason: str | None = None) -> bool: ...
+
+    async def retry(self, task_id: int) -> bool: ...
+
+    async def prune(self, older_than: timedelta) -> int: ...
+
+    # -- HTTP targets (the journal and shared rates need Capability.HTTP_JOURNAL) ---------
+
+    async def queue_policies(self, names: Sequence[str] | None = None) -> dict[str, QueuePolicy]:
+        """The dispatch policy of each queue with a target (all of them when names is None)."""
+
+    async def attempt_history(self, task_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+        """task id -> (attempts that got an HTTP answer, the last status) from the journal."""
+
+    async def record_http_attempts(self, attempts: Sequence[HttpAttempt],
+                                   rates: Mapping[str, float | None] | None = None
+                                   ) -> datetime | None:
+        """Journal the attempts and publish changed adaptive rates in one round trip; the
+        database time the rates were stamped with (None when there were none)."""
+
+
+class Operator(HasCapabilities, Protocol):
+    """The faces' sync way in (CLI, `pgtask top`, the web app): reads and operator actions.
+
+    Rows are plain dicts of Python values (JSON decoded, times timezone-aware)."""
+
+    def close(self) -> None: ...
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def list_tasks(self, *, state: str | None = None, queue: str | None = None,
+                   task_type: str | None = None, after: int = 0, limit: int = 50) -> list[Row]: ...
+
+    def task_detail(self, task_id: int, log_limit: int = 1000) -> Row | None: ...
+
+    def task_counts(self) -> list[Row]: ...
+
+    def top_rows(self, *, since: datetime | None = None,
+                 now: datetime | None = None) -> dict[str, list[Row]]:
+        """The rows of one `pgtask top` frame, read in one consistent snapshot."""
+
+    def queues(self) -> list[Row]: ...
+
+    # -- actions -------------------------------------------------------------------------
+
+    def select_ids(self, *, finished: bool, state: str | None = None, queue: str | None = None,
+                   task_type: str | None = None) -> list[int]: ...
+
+    def retry_tasks(self, ids: Sequence[int]) -> list[int]: ...
+
+    def cancel_tasks(self, ids: Sequence[int], reason: str) -> list[int]: ...
+
+    def configure_queue(self, name: str, settings: Mapping[str, Any]) -> Row: ...
+
+    def set_paused(self, name: str, paused: bool) -> bool: ...
+
+    def count_prunable(self, older_than: timedelta) -> int: ...
+
+    def prune(self, older_than: timedelta) -> int: ...
+
+    def rescue(self) -> int: ...

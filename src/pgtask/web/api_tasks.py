@@ -9,8 +9,7 @@ import psycopg
 from starlette.requests import Request
 from starlette.routing import Route
 
-from pgtask.store.postgres import admin
-from pgtask.store.postgres import inspect
+from pgtask.store.postgres import admin, inspect
 from pgtask.store.postgres import browse as web_pg
 from pgtask.web import validation
 from pgtask.web.body import read_json

@@ -24,8 +24,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
-                                    HistogramMetricFamily, Metric)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from pgtask.ops.snapshot import Snapshot
 from pgtask.store.postgres.metrics import metrics_rows, start_marks

@@ -15,8 +15,7 @@ from typing import Any
 
 from pgtask.client import make_request
 from pgtask.durations import parse_duration
-from pgtask.models import MAX_PAYLOAD_BYTES, TaskState, validate_name
-from pgtask.store.base import EnqueueRequest
+from pgtask.models import MAX_PAYLOAD_BYTES, EnqueueRequest, TaskState, validate_name
 from pgtask.web.responses import ApiError, bad_request
 
 # A body may carry a whole 1 MiB payload plus the other fields; beyond that it is refused

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pgtask.store.base import ClaimedTask, LogLine
+from pgtask.models import ClaimedTask, LogLine
 
 _log = logging.getLogger("pgtask.task")
 MAX_LOG_LINES = 1000  # per attempt; beyond this lines go to the process log only

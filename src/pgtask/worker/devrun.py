@@ -7,11 +7,11 @@ import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from pgtask.worker.context import TaskContext
 from pgtask.errors import Permanent, Retry
-from pgtask.worker.executor import describe_error
+from pgtask.models import ClaimedTask
 from pgtask.registry import Registry
-from pgtask.store.base import ClaimedTask
+from pgtask.worker.context import TaskContext
+from pgtask.worker.executor import describe_error
 
 
 def run_handler_once(registry: Registry, task_type: str, payload: dict) -> tuple[bool, str]:

@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Literal
 
-from pgtask.worker.context import TaskContext
 from pgtask.errors import Permanent, Retry
+from pgtask.models import ClaimedTask, Outcome
 from pgtask.registry import Registry, TaskDef
-from pgtask.store.base import ClaimedTask, Outcome
+from pgtask.worker.context import TaskContext
 
 log = logging.getLogger("pgtask.worker")
 MAX_ERROR_CHARS = 8000

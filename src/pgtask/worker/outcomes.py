@@ -12,8 +12,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from pgtask.models import LogLine, Outcome
 from pgtask.retry import reconnect_delay
-from pgtask.store import LogLine, Outcome, Store
+from pgtask.store import Store
 
 log = logging.getLogger("pgtask.worker")
 

@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pgtask.models import ClaimedTask, WorkerInfo
+from pgtask.registry import Registry
+from pgtask.retry import reconnect_delay
+from pgtask.store import DB_ERRORS, Store, open_store
 from pgtask.worker.context import TaskContext
 from pgtask.worker.executor import Executor, StopReason
 from pgtask.worker.listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
 from pgtask.worker.outcomes import OutcomeBuffer
-from pgtask.registry import Registry
-from pgtask.retry import reconnect_delay
-from pgtask.store import DB_ERRORS, ClaimedTask, Store, WorkerInfo, open_store
 from pgtask.worker.vacuum import HotTableVacuum
 from pgtask.worker.wakeup import Wakeup
 

@@ -20,11 +20,11 @@ from datetime import datetime
 import psycopg
 
 from pgtask.retry import reconnect_delay
+from pgtask.schedules.cron import CronError, Timing, plan
+from pgtask.schedules.definition import ScheduleDef
 from pgtask.store import DB_ERRORS
 from pgtask.store.postgres import connect as dedicated
 from pgtask.store.postgres import schedules as schedules_pg
-from pgtask.schedules.cron import CronError, Timing, plan
-from pgtask.schedules.definition import ScheduleDef
 
 log = logging.getLogger("pgtask.scheduler")
 

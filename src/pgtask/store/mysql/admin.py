@@ -16,10 +16,10 @@ from pymysql.cursors import Cursor
 
 from pgtask.store.mysql import sql as q
 from pgtask.store.mysql import tx as mysql_tx
-from pgtask.store.postgres.admin import CHUNK
-from pgtask.store.mysql.inspect import fetch, where
 from pgtask.store.mysql.enqueue import ensure_queues
+from pgtask.store.mysql.inspect import fetch, where
 from pgtask.store.mysql.queue_settings import SETTINGS, apply_settings, check_request
+from pgtask.store.postgres.admin import CHUNK
 
 T = TypeVar("T")
 ER_LOCK_DEADLOCK = 1213  # InnoDB rolled the transaction back: safe to run it again

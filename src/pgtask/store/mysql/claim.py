@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from pymysql.cursors import Cursor
 
+from pgtask.models import ClaimedTask
 from pgtask.store.mysql import sql as q
-from pgtask.store.base import ClaimedTask
 from pgtask.store.mysql.rules import refill, sql_time, utc
 from pgtask.store.mysql.tx import rescue
 

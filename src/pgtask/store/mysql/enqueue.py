@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from pymysql.cursors import Cursor
 
+from pgtask.models import EnqueueRequest
 from pgtask.store.mysql import sql as q
-from pgtask.store.base import EnqueueRequest
 from pgtask.store.mysql.rules import payload_json, sql_time
 
 MAX_ROWS_PER_INSERT = 1000

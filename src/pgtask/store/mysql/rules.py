@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pgtask.models import MAX_PAYLOAD_BYTES, validate_max_attempts, validate_name, validate_priority
-from pgtask.store.base import EnqueueRequest, Outcome
+from pgtask.models import (
+    MAX_PAYLOAD_BYTES,
+    EnqueueRequest,
+    Outcome,
+    validate_max_attempts,
+    validate_name,
+    validate_priority,
+)
 
 OUTCOME_KINDS = ("succeeded", "failed", "dead", "snoozed", "released")
 LEASE_EXPIRED = "lease expired: the worker stopped heartbeating (crashed or lost)"

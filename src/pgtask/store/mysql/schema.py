@@ -7,7 +7,8 @@ import pymysql
 from pymysql.constants import CLIENT
 from pymysql.cursors import DictCursor
 
-from pgtask.store.mysql.store import CONVERSIONS, connect as mysql_connect
+from pgtask.store.mysql.store import CONVERSIONS
+from pgtask.store.mysql.store import connect as mysql_connect
 from pgtask.store.postgres.schema import check_revision
 
 HAS_VERSION_TABLE = """

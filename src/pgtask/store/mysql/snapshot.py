@@ -20,8 +20,8 @@ from datetime import datetime
 import pymysql
 
 from pgtask.store.mysql.inspect import fetch
-from pgtask.store.mysql.store import CONNECTION_LOST
 from pgtask.store.mysql.rules import sql_time
+from pgtask.store.mysql.store import CONNECTION_LOST
 
 SNAPSHOT_TRANSACTION = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                         "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")

@@ -28,8 +28,8 @@ from pymysql.converters import conversions, convert_datetime
 
 from pgtask.config import backend_of, redact_dsn
 from pgtask.errors import ConfigError
+from pgtask.models import ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
 from pgtask.store.mysql import tx as mysql_tx
-from pgtask.store.base import ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
 from pgtask.store.mysql.claim import claim
 from pgtask.store.mysql.enqueue import enqueue_on
 from pgtask.store.mysql.sql import SESSION_SETUP

@@ -18,11 +18,17 @@ from datetime import datetime, timedelta
 
 from pymysql.cursors import Cursor
 
+from pgtask.models import LogLine, Outcome, WorkerInfo
 from pgtask.store.mysql import sql as q
-from pgtask.store.base import LogLine, Outcome, WorkerInfo
 from pgtask.store.mysql.enqueue import ensure_queues
 from pgtask.store.mysql.rules import (
-    HeldRow, RetryPolicy, Transition, check_outcome, resolve_outcome, resolve_rescue, sql_time,
+    HeldRow,
+    RetryPolicy,
+    Transition,
+    check_outcome,
+    resolve_outcome,
+    resolve_rescue,
+    sql_time,
 )
 
 # -- moving tasks on: finish, rescue, cancel ---------------------------------------------

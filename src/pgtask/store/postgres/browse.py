@@ -8,10 +8,10 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from pgtask.store.base import EnqueueRequest
+from pgtask.models import EnqueueRequest
 from pgtask.store.postgres.inspect import LIST_COLUMNS, SHOW_TASK, equal_filters
-from pgtask.store.postgres.store import enqueue_on
 from pgtask.store.postgres.schema import HAS_VERSION_TABLE, VERSION
+from pgtask.store.postgres.store import enqueue_on
 
 # The task, and whether its row was written by this very transaction. enqueue_task returns
 # an existing task's id when the idempotency key is taken (by a committed transaction, or by

@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 
 from psycopg_pool import AsyncConnectionPool
 
-from pgtask.worker.http.model import HttpAttempt, QueuePolicy
-from pgtask.worker.http.outcome import Backoff
+from pgtask.models import Backoff, HttpAttempt, QueuePolicy
 
 POLICIES = """
 select name, target_url, dispatch_deadline, concurrency_limit, rate_limit, rate_burst,

@@ -32,8 +32,9 @@ def schema_status(found: str | None, head: str, known: set[str]) -> str:
 
 def check_revision(found: str | None, dsn: str) -> None:
     """Raise SchemaError unless revision `found` is the one this package expects."""
-    from pgtask.store.migrate import alembic_config, head_revision
     from alembic.script import ScriptDirectory
+
+    from pgtask.store.migrate import alembic_config, head_revision
 
     head = head_revision()
     known = {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}

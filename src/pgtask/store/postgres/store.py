@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pgtask.config import redact_dsn
 from pgtask.errors import ConfigError
-from pgtask.store.base import ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
+from pgtask.models import ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
 from pgtask.store.locks import MAINTENANCE_LOCK_KEY, VACUUM_LOCK_KEY
 
 log = logging.getLogger("pgtask.worker")
@@ -287,14 +287,13 @@ class PostgresStore:
             await conn.execute(DEREGISTER, (worker_id,))
 
     async def maintain(self, retention: timedelta | None) -> None:
-        async with self._pool.connection() as conn:
-            async with conn.transaction():
-                cur = await conn.execute(TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))
-                if not (await cur.fetchone())[0]:
-                    return  # another worker is doing it
-                await conn.execute(RESCUE)
-                if retention is not None:
-                    await conn.execute(PRUNE, (retention,))
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))
+            if not (await cur.fetchone())[0]:
+                return  # another worker is doing it
+            await conn.execute(RESCUE)
+            if retention is not None:
+                await conn.execute(PRUNE, (retention,))
 
     async def vacuum_hot_table(self, truncate: bool = True) -> bool:
         """VACUUM pgtask.tasks unless another worker is at it (then False).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import psycopg
 from psycopg.rows import dict_row
 
-
 LISTEN = "listen pgtask_done"  # the channel pgtask.notify_done() notifies
 FOLLOW = "select * from pgtask.follow_done(%s, %s)"
 

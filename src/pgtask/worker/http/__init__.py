@@ -6,17 +6,24 @@ HttpDispatcher; the HTTP answer decides the outcome, Cloud Tasks style.
 
 from importlib import import_module
 
-from pgtask.signing import InvalidSignature, SigningSecret, new_secret, sign_webhook, verify_signature
+from pgtask.signing import (
+    InvalidSignature,
+    SigningSecret,
+    new_secret,
+    sign_webhook,
+    verify_signature,
+)
 
 # httpx costs ~0.3 s to import: load the delivery side only when a worker uses it, so
 # `import pgtask` (and every CLI command) stays fast.
-_LAZY = {"HttpConfig": ".config", "HttpDispatcher": ".dispatch", "Dispatch": ".model",
-         "HttpAttempt": ".model", "QueuePolicy": ".model", "TargetRefused": ".policy"}
+_LAZY = {"HttpConfig": "pgtask.worker.http.config", "HttpDispatcher": "pgtask.worker.http.dispatch",
+         "Dispatch": "pgtask.worker.http.model", "HttpAttempt": "pgtask.models",
+         "QueuePolicy": "pgtask.models", "TargetRefused": "pgtask.worker.http.policy"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name], __name__), name)
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 
 from pgtask.errors import ConfigError
-from pgtask.worker.http.policy import parse_prefix
 from pgtask.signing import SECRET_PREFIX, SigningSecret
+from pgtask.worker.http.policy import parse_prefix
 from pgtask.worker.http.throttle import AimdSettings
 
 SECRETS_ENV = "PGTASK_HTTP_SECRETS"

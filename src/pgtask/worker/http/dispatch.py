@@ -16,10 +16,10 @@ from datetime import timedelta
 
 import httpx
 
-from pgtask.store.base import ClaimedTask
+from pgtask.models import ClaimedTask, HttpAttempt, QueuePolicy
 from pgtask.worker.http.config import HttpConfig, Scrubber
 from pgtask.worker.http.journal import Journal
-from pgtask.worker.http.model import Dispatch, HttpAttempt, QueuePolicy
+from pgtask.worker.http.model import Dispatch
 from pgtask.worker.http.net import ClientPool, Resolver, system_resolver
 from pgtask.worker.http.outcome import Verdict, classify_error, classify_status, status_text
 from pgtask.worker.http.policy import TargetRefused, check_host_name, check_task_url, redact_url

@@ -12,8 +12,8 @@ import asyncio
 import logging
 from collections import OrderedDict
 
+from pgtask.models import HttpAttempt
 from pgtask.store.postgres.http import attempt_history, record_http_attempts
-from pgtask.worker.http.model import HttpAttempt
 
 log = logging.getLogger("pgtask.worker.http")
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Literal
 
 import httpx
+
+from pgtask.models import Backoff
 
 VerdictKind = Literal["succeeded", "failed", "dead"]
 
@@ -27,19 +29,6 @@ PUSHBACK = frozenset({429, 503})
 RETRIED_4XX = frozenset({408, 409})
 # A Retry-After beyond this is treated as this: a typo must not park a task for a year.
 MAX_RETRY_AFTER = timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """The queue's retry policy, as the SQL backoff computes it (without the jitter)."""
-
-    min_backoff: float = 1.0
-    max_backoff: float = 3600.0
-    max_doublings: int = 20
-
-    def after(self, attempt: int) -> float:
-        doublings = min(max(attempt - 1, 0), self.max_doublings)
-        return min(self.max_backoff, self.min_backoff * 2 ** doublings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +52,7 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:  # HTTP dates are GMT
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         delay = max(timedelta(0), when - now)
     return min(delay, MAX_RETRY_AFTER)
 
@@ -74,7 +63,7 @@ def server_now(date_header: str | None, fallback: datetime) -> datetime:
     if date_header:
         try:
             when = parsedate_to_datetime(date_header)
-            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
         except (TypeError, ValueError, IndexError):
             pass
     return fallback
@@ -88,7 +77,7 @@ def classify_status(status: int, attempt: int, backoff: Backoff, *,
     if 200 <= status < 300:
         return Verdict("succeeded", reason)
     if status in PUSHBACK:
-        local = now or datetime.now(timezone.utc)
+        local = now or datetime.now(UTC)
         delay = parse_retry_after(retry_after, server_now(date, local))
         if delay is None:  # asked to slow down without saying how much: back off harder
             delay = timedelta(seconds=min(backoff.max_backoff, 2 * backoff.after(attempt)))

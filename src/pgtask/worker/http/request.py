@@ -8,7 +8,7 @@ from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
-from pgtask.store.base import ClaimedTask
+from pgtask.models import ClaimedTask
 from pgtask.signing import SigningSecret, sign_webhook
 
 USER_AGENT = f"pgtask/{version('pgtask')}"

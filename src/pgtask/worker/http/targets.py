@@ -18,10 +18,9 @@ import asyncio
 import logging
 import time
 
-from pgtask.store.base import ClaimedTask, Outcome
+from pgtask.models import ClaimedTask, Outcome, QueuePolicy
 from pgtask.worker.http.config import HttpConfig
 from pgtask.worker.http.dispatch import HttpDispatcher
-from pgtask.worker.http.model import QueuePolicy
 
 log = logging.getLogger("pgtask.worker.http")
 
