@@ -1,0 +1,23 @@
+"""The operator queries of MySQL/MariaDB (store.operators): inspect.py, admin.py and
+snapshot.py's functions. No NOTIFY, schedules, groups, done stream, web app or HTTP journal."""
+
+from __future__ import annotations
+
+from pgtask.store.base import Backend, Capability
+from pgtask.store.mysql import admin, inspect, snapshot
+from pgtask.store.mysql.errors import translated
+from pgtask.store.mysql.schema import connect_checked
+from pgtask.store.operators import ConnectionOperator, OperatorQueries
+
+QUERIES = OperatorQueries(
+    backend=Backend.MYSQL, capabilities=frozenset(), translated=translated,
+    list_tasks=inspect.list_tasks, task_detail=inspect.task_detail,
+    task_counts=inspect.task_counts, top_rows=snapshot.top_rows, queues=admin.queues,
+    select_ids=admin.select_ids, retry_tasks=admin.retry_tasks,
+    cancel_tasks=admin.cancel_tasks, configure_queue=admin.configure_queue,
+    set_paused=admin.set_paused, count_prunable=admin.count_prunable, prune=admin.prune,
+    rescue=admin.rescue)
+
+
+def connect_operator(dsn: str) -> ConnectionOperator:
+    return ConnectionOperator(connect_checked(dsn), QUERIES)
