@@ -1,18 +1,15 @@
-"""Rates (100/s, 10/m) as operators type them, durations shown back to them, and the click
-parameter types for both (durations are parsed by pgtask.durations)."""
+"""Durations and rates shown back to operators, and the click parameter types for both
+(pgtask.durations parses them)."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import click
 
-from pgtask.durations import parse_duration
+from pgtask.durations import parse_duration, parse_rate
 
 UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|m|min|h|hour))?$")
-RATE_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
 
 
 class Clear:
@@ -23,17 +20,6 @@ class Clear:
 
 
 CLEAR = Clear()
-
-
-def parse_rate(text: str) -> float:
-    """'100/s', '10/m', '3600/h' or a plain number per second -> tasks per second (> 0)."""
-    match = _RATE.match(text.strip().lower())
-    if not match:
-        raise ValueError(f"invalid rate {text!r}: use e.g. 100/s, 10/m or 3600/h")
-    per_second = float(match.group(1)) / RATE_SECONDS[match.group(2)]
-    if per_second <= 0:
-        raise ValueError(f"invalid rate {text!r}: it must be more than zero")
-    return per_second
 
 
 def format_duration(delta: timedelta) -> str:

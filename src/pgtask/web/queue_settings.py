@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pgtask.cli.units import parse_rate
+from pgtask.durations import parse_rate
 from pgtask.web import validation
 from pgtask.web.responses import bad_request
 
