@@ -74,7 +74,8 @@ def follow_ups(spec: Any) -> list[dict[str, Any]] | None:
     if isinstance(spec, Mapping):
         unknown = set(spec) - set(FIELDS)
         if unknown:
-            raise ValueError(f"unknown follow-up field(s) {sorted(unknown)}: use {', '.join(FIELDS)}")
+            raise ValueError(f"unknown follow-up field(s) {sorted(unknown)}: "
+                             f"use {', '.join(FIELDS)}")
         if "task_type" not in spec:
             raise ValueError("a follow-up needs a task_type")
         options = {k: v for k, v in spec.items() if k not in ("task_type", "payload", "on_success")}

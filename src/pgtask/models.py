@@ -184,7 +184,7 @@ class Backoff:
 
     def after(self, attempt: int) -> float:
         doublings = min(max(attempt - 1, 0), self.max_doublings)
-        return min(self.max_backoff, self.min_backoff * 2 ** doublings)
+        return min(self.max_backoff, self.min_backoff * 2.0 ** doublings)
 
 
 @dataclass(frozen=True, slots=True)

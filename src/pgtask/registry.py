@@ -82,7 +82,7 @@ class Registry:
         priority, max_attempts, catch_up, grace); workers declare it when they start."""
         from pgtask.schedules.definition import ScheduleDef
 
-        definition = ScheduleDef(name, getattr(task, "name", task), **options)
+        definition = ScheduleDef(name, task.name if isinstance(task, TaskDef) else task, **options)
         self.schedules = [s for s in self.schedules if s.name != name] + [definition]
         return definition
 

@@ -81,8 +81,9 @@ def _digest(secret: SigningSecret, msg_id: str, timestamp: int, body: bytes) -> 
     return base64.b64encode(hmac.new(secret.key, signed, hashlib.sha256).digest()).decode()
 
 
-def sign_webhook(msg_id: str, body: bytes | str, secrets: str | SigningSecret | Sequence,
-         timestamp: int | None = None) -> dict[str, str]:
+def sign_webhook(msg_id: str, body: bytes | str,
+                 secrets: str | SigningSecret | Sequence[str | SigningSecret],
+                 timestamp: int | None = None) -> dict[str, str]:
     """The three webhook-* headers for `body`, signed with every secret given."""
     ts = int(time.time()) if timestamp is None else int(timestamp)
     raw = _as_bytes(body)
@@ -100,7 +101,7 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 def verify_signature(body: bytes | str, headers: Mapping[str, str],
-                     secrets: str | SigningSecret | Sequence, *,
+                     secrets: str | SigningSecret | Sequence[str | SigningSecret], *,
                      tolerance: float = DEFAULT_TOLERANCE, now: float | None = None) -> str:
     """Check a pgtask (Standard Webhooks) request; return its webhook-id.
 

@@ -9,6 +9,7 @@ reads of the hot table slow down. console/health_mysql.py renders it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class MySQLHealth:
     oldest_transaction: OldestTransaction | None = None
 
 
-def mysql_health(row: dict) -> MySQLHealth:
+def mysql_health(row: dict[str, Any]) -> MySQLHealth:
     """From the "mysql_health" row of store.mysql.snapshot.top_rows."""
     oldest = row["oldest_transaction"]
     return MySQLHealth(

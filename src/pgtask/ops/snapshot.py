@@ -25,7 +25,7 @@ class Rates:
     @classmethod
     def from_counts(cls, counts: tuple[int, ...]) -> Rates:
         """Counts over WINDOWS (10 s, 1 min, 5 min) -> per-second rates."""
-        return cls(*(n / seconds for n, seconds in zip(counts, WINDOWS)))
+        return cls(*(n / seconds for n, seconds in zip(counts, WINDOWS, strict=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class Snapshot:
         """Completions per second over the last minute, all queues together."""
         if not self.queues:
             return (0,) * SPARK_SECONDS
-        return tuple(sum(col) for col in zip(*(q.per_second for q in self.queues)))
+        return tuple(sum(col) for col in zip(*(q.per_second for q in self.queues), strict=True))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=_json_default, indent=2)
@@ -106,7 +106,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _queue(row: dict, window: Window) -> QueueStats:
+def _queue(row: dict[str, Any], window: Window) -> QueueStats:
     name = row["name"]
     return QueueStats(
         name=name, paused=row["paused"], concurrency_limit=row["concurrency_limit"],
@@ -115,12 +115,13 @@ def _queue(row: dict, window: Window) -> QueueStats:
         dead_1h=row["dead_1h"], completed=Rates.from_counts(window.completed(name)),
         # Failed attempts: of tasks finished since (in the window) and of tasks retrying.
         failed=Rates.from_counts(tuple(
-            n + row[f"failed_{w}"] for n, w in zip(window.failed(name), ("10s", "1m", "5m")))),
+            n + row[f"failed_{w}"]
+            for n, w in zip(window.failed(name), ("10s", "1m", "5m"), strict=True))),
         lag=row["lag"], pickup=window.pickup(name), per_second=window.per_second(name),
     )
 
 
-def _worker(row: dict, at: datetime) -> WorkerRow:
+def _worker(row: dict[str, Any], at: datetime) -> WorkerRow:
     return WorkerRow(
         id=row["id"], host=row["host"], pid=row["pid"],
         queues=tuple(row["queues"]) if row["queues"] is not None else None,
@@ -131,7 +132,7 @@ def _worker(row: dict, at: datetime) -> WorkerRow:
     )
 
 
-def _health(row: dict | None) -> Health:
+def _health(row: dict[str, Any] | None) -> Health:
     if row is None:
         return Health()
     holders = tuple(
@@ -147,7 +148,7 @@ def _health(row: dict | None) -> Health:
     )
 
 
-def from_rows(rows: dict[str, list[dict]], window: Window | None = None) -> Snapshot:
+def from_rows(rows: dict[str, list[dict[str, Any]]], window: Window | None = None) -> Snapshot:
     """A Snapshot from the rows store.inspect.top_rows returns.
 
     `window` carries the last five minutes of finished work between refreshes (see

@@ -16,6 +16,7 @@ import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 SPAN = 300  # seconds of history kept: the longest rate window
 WINDOWS = (10, 60, SPAN)  # the rate windows, in seconds
@@ -46,7 +47,7 @@ class Window:
             lambda: deque(maxlen=MAX_SAMPLES))
         self._running: dict[str, list[float]] = {}
 
-    def add(self, events: Iterable[dict], until: datetime) -> None:
+    def add(self, events: Iterable[dict[str, Any]], until: datetime) -> None:
         """Take one refresh's rows (kind, queue, at, n, wait) read up to `until`."""
         self._running = defaultdict(list)
         for e in events:
@@ -83,9 +84,11 @@ class Window:
         """Failed attempts of tasks that finished since, in each of WINDOWS."""
         return tuple(self._sum(self._failed.get(queue, Counter()), w) for w in WINDOWS)
 
-    def pickup(self, queue: str) -> tuple[float, ...] | None:
+    def pickup(self, queue: str) -> tuple[float, float, float] | None:
+        """p50, p95 and p99 of the pickup waits seen (None: none seen)."""
         waits = [w for _, w in self._pickups.get(queue, ())] + self._running.get(queue, [])
-        return percentiles(waits, (0.5, 0.95, 0.99))
+        found = percentiles(waits, (0.5, 0.95, 0.99))
+        return None if found is None else (found[0], found[1], found[2])
 
     def per_second(self, queue: str) -> tuple[int, ...]:
         """Completions in each of the last SPARK_SECONDS seconds, oldest first."""

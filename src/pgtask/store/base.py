@@ -39,7 +39,7 @@ class Backend(enum.StrEnum):
     MYSQL = "mysql"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         return {"postgres": "PostgreSQL", "mysql": "MySQL/MariaDB"}[self.value]
 
 
@@ -66,7 +66,7 @@ class HasCapabilities(Protocol):
 def require(store: HasCapabilities, capability: Capability) -> None:
     """Refuse, in one line that says what to do, an operation the backend cannot serve."""
     if capability not in store.capabilities:
-        raise Unsupported(f"{store.backend.title} has no {capability.value}: "
+        raise Unsupported(f"{store.backend.label} has no {capability.value}: "
                           f"use PostgreSQL for this")
 
 

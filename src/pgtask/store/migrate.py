@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import psycopg
 from alembic import command
 from alembic.config import Config
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
 
 from pgtask.config import backend_of, redact_dsn
@@ -27,6 +28,8 @@ from pgtask.store.locks import MIGRATION_LOCK_KEY
 # most); wait up to 600 s for another migrator.
 MYSQL_LOCK = ("SELECT GET_LOCK(CONCAT('pgtask.migrate.', MD5(DATABASE())), 600)",
               "DO RELEASE_LOCK(CONCAT('pgtask.migrate.', MD5(DATABASE())))")
+HAS_VERSION_TABLE = "select to_regclass('pgtask.alembic_version')"
+VERSION = "select version_num from pgtask.alembic_version"
 MIGRATION_DIRS = {"postgresql": "postgres/migrations", "mysql": "mysql/migrations"}
 VERSION_TABLES = {
     "postgresql": {"version_table": "alembic_version", "version_table_schema": "pgtask"},
@@ -47,7 +50,7 @@ class MigrationReport:
         return f"pgtask schema migrated from {self.before or 'nothing'} to {self.after} ({steps})"
 
 
-def execute_sql_file(op, name: str) -> None:
+def execute_sql_file(op: Operations, name: str) -> None:
     """Run the frozen migration file `name` for this connection's dialect (called by revisions).
 
     Straight to the driver connection: no parameter parsing, so '%' and ':' in routine
@@ -57,6 +60,7 @@ def execute_sql_file(op, name: str) -> None:
     bind = op.get_bind()
     text = read_sql(f"{MIGRATION_DIRS[bind.dialect.name]}/{name}")
     driver = bind.connection.driver_connection
+    assert driver is not None  # a live connection inside a migration
     if bind.dialect.name != "mysql":
         driver.execute(text)
         return
@@ -79,10 +83,13 @@ def alembic_config() -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # only a broken install ships no revision
+        raise ConfigError("pgtask's alembic revisions are missing: reinstall pgtask")
+    return head
 
 
-def _engine(dsn: str):
+def _engine(dsn: str) -> Engine:
     if backend_of(dsn) == "mysql":
         from pgtask.store.mysql.store import connect
 
@@ -98,11 +105,11 @@ def current_revision(dsn: str) -> str | None:
         with _engine(dsn).connect() as conn:
             return _revision(conn)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        exists = conn.execute("select to_regclass('pgtask.alembic_version')").fetchone()[0]
-        if exists is None:
+        exists = conn.execute(HAS_VERSION_TABLE).fetchone()
+        if exists is None or exists[0] is None:
             return None
-        row = conn.execute("select version_num from pgtask.alembic_version").fetchone()
-        return row[0] if row else None
+        row = conn.execute(VERSION).fetchone()
+        return str(row[0]) if row else None
 
 
 def check_connection(dsn: str) -> None:
@@ -119,14 +126,14 @@ def check_connection(dsn: str) -> None:
         raise ConfigError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
 
 
-def _revision(conn) -> str | None:
+def _revision(conn: Connection) -> str | None:
     opts = version_table_options(conn.dialect.name)
     revision = MigrationContext.configure(conn, opts=opts).get_current_revision()
     conn.commit()
     return revision
 
 
-def _lock(conn) -> None:
+def _lock(conn: Connection) -> None:
     if conn.dialect.name == "mysql":
         if conn.exec_driver_sql(MYSQL_LOCK[0]).scalar() != 1:
             raise ConfigError("another `pgtask migrate` held the migration lock for 10 minutes")
@@ -136,7 +143,7 @@ def _lock(conn) -> None:
     conn.commit()
 
 
-def _unlock(conn) -> None:
+def _unlock(conn: Connection) -> None:
     if conn.dialect.name == "mysql":
         conn.exec_driver_sql(MYSQL_LOCK[1])
     else:
