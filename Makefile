@@ -24,7 +24,7 @@ demo: setup
 	$(BIN)/pgtask demo
 
 test: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts alembic
 	$(BIN)/mypy
 	sh scripts/ensure-browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -135,10 +135,11 @@ class Lap:
 def start(argv: list[str], env: dict | None = None, log_name: str = "worker") -> subprocess.Popen:
     """Start a worker command in its own process group, its output to bench/results/*.log."""
     os.makedirs(os.path.join(BENCH_DIR, "results"), exist_ok=True)
-    log = open(os.path.join(BENCH_DIR, "results", f"{log_name}.log"), "ab")
     full_env = {**os.environ, "PYTHONPATH": BENCH_DIR, **(env or {})}
-    return subprocess.Popen(argv, cwd=BENCH_DIR, env=full_env, stdout=log, stderr=log,
-                            start_new_session=True)
+    # The child keeps its own copy of the descriptor: ours closes when Popen returns.
+    with open(os.path.join(BENCH_DIR, "results", f"{log_name}.log"), "ab") as log:
+        return subprocess.Popen(argv, cwd=BENCH_DIR, env=full_env, stdout=log, stderr=log,
+                                start_new_session=True)
 
 
 def stop(procs: list[subprocess.Popen], timeout: float = 15.0) -> None:

@@ -101,7 +101,8 @@ def statements_per_refresh(conn) -> collections.Counter:
         conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
         top_rows(conn)
         conn.pgconn.untrace()
-        lines = open(trace.name).read().splitlines()
+        with open(trace.name) as traced:
+            lines = traced.read().splitlines()
     sent = [line.split("\t")[2] for line in lines if line.startswith("F\t")]
     return collections.Counter(kind for kind in sent if kind in ("Parse", "Sync"))
 

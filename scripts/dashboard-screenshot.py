@@ -44,7 +44,8 @@ def main(dsn: str, out: Path = ROOT / "docs" / "dashboard.png") -> None:
     serve = None
     try:
         def migrated() -> bool:
-            return subprocess.run([*PGTASK, "stats", "--dsn", dsn], capture_output=True).returncode == 0
+            stats = subprocess.run([*PGTASK, "stats", "--dsn", dsn], capture_output=True)
+            return stats.returncode == 0
 
         wait_for(migrated, 60, "the demo to migrate")
         serve = subprocess.Popen([*PGTASK, "serve", "--dsn", dsn, "--port", str(port),

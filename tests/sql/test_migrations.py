@@ -124,7 +124,8 @@ def test_four_concurrent_migrations_apply_once(empty_dsn, dsn):
     for result in results:
         assert result.returncode == 0, result.stderr
     outputs = [r.stdout for r in results]
-    assert sum(f"migrated from nothing to {head_revision()}" in out for out in outputs) == 1, outputs
+    migrated = f"migrated from nothing to {head_revision()}"
+    assert sum(migrated in out for out in outputs) == 1, outputs
     assert sum("up to date" in out for out in outputs) == 3, outputs
     with psycopg.connect(empty_dsn) as conn:
         versions = conn.execute("select version_num from pgtask.alembic_version").fetchall()
