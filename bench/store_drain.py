@@ -73,7 +73,7 @@ async def drain(dsn: str, tasks: int, batch: int) -> dict[str, float]:
             held = await store.finish([Outcome(t.id, t.lease_token, "succeeded") for t in claimed])
             claim_s += t1 - t0
             finish_s += time.perf_counter() - t1
-            done += len(held)
+            done += len(held.applied)
         drain_s = time.perf_counter() - started
         cpu_s = time.process_time() - cpu_started  # this process, every thread
     finally:

@@ -98,7 +98,8 @@ class Db:
         values = [v.total_seconds() if isinstance(v, timedelta)
                   else v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime)
                   else v for v in policy.values()]
-        text = (f"insert into pgtask_queues ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))}) "
+        placeholders = ", ".join(["%s"] * len(cols))
+        text = (f"insert into pgtask_queues ({', '.join(cols)}) values ({placeholders}) "
                 f"on duplicate key update {', '.join(f'{c} = values({c})' for c in policy)}")
         with self.conn.cursor() as cur:
             cur.execute(text, [name, *values])
@@ -107,9 +108,9 @@ class Db:
         """Move one timestamp of a task by `seconds` (negative: into the past)."""
         assert column in ("run_at", "lease_expires_at")
         if self.backend == "postgres":
-            self.conn.execute(sql.SQL("update pgtask.tasks set {c} = {c} + make_interval(secs => %s) "
-                                      "where id = %s").format(c=sql.Identifier(column)),
-                              (seconds, task_id))
+            query = sql.SQL("update pgtask.tasks set {c} = {c} + make_interval(secs => %s) "
+                            "where id = %s").format(c=sql.Identifier(column))
+            self.conn.execute(query, (seconds, task_id))
         else:
             self.rows(f"update {{tasks}} set {column} = {column} + interval %s microsecond "
                       "where id = %s", int(seconds * 1e6), task_id)
@@ -126,7 +127,8 @@ def backend(request) -> str:
 @pytest.fixture
 def fresh_dsn(backend: str, request) -> Iterator:
     """Factory: DSN of a new migrated database of this test's backend."""
-    return request.getfixturevalue("new_database" if backend == "postgres" else "new_mysql_database")
+    fixture = "new_database" if backend == "postgres" else "new_mysql_database"
+    return request.getfixturevalue(fixture)
 
 
 @pytest.fixture
@@ -164,20 +166,6 @@ def db(backend: str, dsn_for: str) -> Iterator[Db]:
 
 
 @pytest.fixture
-def ops(backend: str, store: SyncStore, db: Db):
-    """cancel / retry / prune: Store methods on MySQL, the SQL functions on Postgres
-    (PostgresStore has no methods for them yet)."""
-    if backend == "mysql":
-        return store
-
-    class PostgresOps:
-        def cancel(self, task_id: int, reason: str | None = None) -> bool:
-            return db.rows("select pgtask.cancel_task(%s, %s) as ok", task_id, reason)[0]["ok"]
-
-        def retry(self, task_id: int) -> bool:
-            return db.rows("select pgtask.retry_task(%s) as ok", task_id)[0]["ok"]
-
-        def prune(self, older_than: timedelta) -> int:
-            return db.rows("select pgtask.prune(%s) as n", older_than)[0]["n"]
-
-    return PostgresOps()
+def ops(store: SyncStore) -> SyncStore:
+    """cancel / retry / prune: Store methods on both backends."""
+    return store

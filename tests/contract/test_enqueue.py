@@ -42,12 +42,15 @@ def test_defaults_and_explicit_fields_are_stored(store, db):
                        priority=7, max_attempts=3, target_url="https://example.com/hook"),
     ])
     row = db.task(plain)
-    assert (row["queue"], row["payload"], row["priority"], row["max_attempts"]) == ("default", {}, 0, None)
+    assert (row["queue"], row["payload"], row["priority"], row["max_attempts"]) == (
+        "default", {}, 0, None)
     row = db.task(full)
-    assert (row["queue"], row["payload"], row["priority"], row["max_attempts"], row["target_url"]) == (
+    assert (row["queue"], row["payload"], row["priority"], row["max_attempts"],
+            row["target_url"]) == (
         "q.1", {"a": [1, {"b": None}]}, 7, 3, "https://example.com/hook")
     assert abs(row["run_at"] - run_at) < timedelta(milliseconds=1)
-    assert db.rows("select name from {queues} order by name") == [{"name": "default"}, {"name": "q.1"}]
+    assert db.rows("select name from {queues} order by name") == [
+        {"name": "default"}, {"name": "q.1"}]
 
 
 @pytest.mark.parametrize("request_, message", [

@@ -15,13 +15,13 @@ def enqueue(store, **kw) -> int:
 def test_a_stale_token_cannot_finish_the_task(store, db):
     task_id = enqueue(store)
     [task] = store.claim(None, "w1", 1, None)
-    assert store.finish([Outcome(task_id, uuid.uuid4(), "succeeded")]) == set()
-    assert store.finish([Outcome(task_id, uuid.uuid4(), "failed", error="x")]) == set()
+    assert store.finish([Outcome(task_id, uuid.uuid4(), "succeeded")]).applied == set()
+    assert store.finish([Outcome(task_id, uuid.uuid4(), "failed", error="x")]).applied == set()
     row = db.task(task_id)
     assert (row["state"], row["errors"]) == ("running", [])
-    assert store.finish([Outcome(task_id, task.lease_token, "succeeded")]) == {task_id}
+    assert store.finish([Outcome(task_id, task.lease_token, "succeeded")]).applied == {task_id}
     # Finishing twice with the same token: the second is too late.
-    assert store.finish([Outcome(task_id, task.lease_token, "failed")]) == set()
+    assert store.finish([Outcome(task_id, task.lease_token, "failed")]).applied == set()
     assert db.task(task_id)["state"] == "succeeded"
 
 
@@ -38,9 +38,9 @@ def test_an_expired_lease_is_reclaimed_by_the_next_claim_with_a_new_token(store,
     assert row["worker_id"] == "w2"
     assert "lease expired" in row["errors"][0]["error"] and row["errors"][0]["worker_id"] == "w1"
     # The first worker comes back: its result is discarded, its heartbeat says it lost the task.
-    assert store.finish([Outcome(task_id, first.lease_token, "succeeded")]) == set()
+    assert store.finish([Outcome(task_id, first.lease_token, "succeeded")]).applied == set()
     assert store.heartbeat("w1", [(task_id, first.lease_token)]) == {task_id}
-    assert store.finish([Outcome(task_id, second.lease_token, "succeeded")]) == {task_id}
+    assert store.finish([Outcome(task_id, second.lease_token, "succeeded")]).applied == {task_id}
 
 
 def test_an_expired_lease_on_the_last_attempt_makes_the_task_dead(store, db):

@@ -56,7 +56,8 @@ def test_cancel_queued_and_running_tasks(store, db, ops):
     running, queued = task.id, (set(ids) - {task.id}).pop()
     assert ops.cancel(queued, "changed my mind")
     assert ops.cancel(running)
-    assert (db.task(queued)["state"], db.task(queued)["message"]) == ("cancelled", "changed my mind")
+    assert (db.task(queued)["state"], db.task(queued)["message"]) == (
+        "cancelled", "changed my mind")
     assert (db.task(running)["state"], db.task(running)["message"]) == ("cancelled", "cancelled")
     assert db.task(running)["worker_id"] == "w1"
     assert not ops.cancel(queued)  # already finished

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from pathlib import Path
 
 import psycopg
 
 from pgtask.models import QueuePolicy
-from pgtask.store.postgres.http import queue_policies
 from pgtask.store.postgres.store import PostgresStore
 from pgtask.worker.http import HttpDispatcher
 from pgtask.worker.http.targets import HttpTargets
+from tests.support.waiting import await_until
 
 from .helpers import make_config, make_task
 from .target import Reply
@@ -37,7 +39,7 @@ def test_policies_come_from_the_queue_rows(dsn, db):
     db.execute("select pgtask.register_worker('w2', 'h', 2, null, null, 4)")
 
     async def body(store):
-        return (await queue_policies(store._pool, ["hooks"]), await queue_policies(store._pool))
+        return (await store.queue_policies(["hooks"]), await store.queue_policies())
     some, every = asyncio.run(with_store(dsn, body))
     hooks = some["hooks"]
     assert (hooks.target_url, hooks.dispatch_deadline, hooks.concurrency_limit) == \
@@ -59,7 +61,11 @@ def test_attempts_are_journaled_and_pruned_with_their_task(dsn, db, target):
         policy = QueuePolicy("hooks", target_url=target.url())
         await dispatcher.dispatch(make_task(task_id, attempt=1), policy)
         target.responder = lambda seen: Reply(200, "{}")
-        await asyncio.sleep(0.2)  # let the journal land: the retry reads it for its headers
+        # Let the journal land: the retry reads it for its headers.
+        async def journaled():
+            return db.execute("select 1 from pgtask.http_attempts where task_id = %s",
+                              (task_id,)).fetchone()
+        await await_until(journaled, timeout=30, message="the first attempt's journal row")
         await dispatcher.dispatch(make_task(task_id, attempt=2), policy)
         await dispatcher.close()  # flushes
     asyncio.run(with_store(dsn, body))
@@ -102,10 +108,15 @@ def test_a_rate_published_by_another_worker_is_adopted(dsn, db, target):
 
 
 def test_worker_role_may_call_the_http_functions(dsn, db):
-    db.execute(open("sql/postgres/roles.sql").read())
-    db.execute("create role http_worker_login login; grant pgtask_worker to http_worker_login")
+    db.execute(Path("sql/postgres/roles.sql").read_text())
+    # Roles belong to the whole server: a name of this run's own, so two test runs sharing
+    # one server (two developers, or xdist) never trip over each other's role.
+    name = "http_worker_login_" + uuid.uuid4().hex[:12]
+    login = psycopg.sql.Identifier(name)
+    db.execute(psycopg.sql.SQL("create role {} login; grant pgtask_worker to {}").format(
+        login, login))
     try:
-        with psycopg.connect(dsn.replace("user=postgres", "user=http_worker_login"),
+        with psycopg.connect(dsn.replace("user=postgres", f"user={name}"),
                              autocommit=True) as conn:
             conn.execute("select * from pgtask.dispatch_policies()")
             conn.execute("select pgtask.record_http_attempts(array[1], array[1],"
@@ -113,4 +124,4 @@ def test_worker_role_may_call_the_http_functions(dsn, db):
                          " array['ok'])")
             conn.execute("select pgtask.set_dispatch_rates(array['x'], array[1.0])")
     finally:
-        db.execute("drop owned by http_worker_login; drop role http_worker_login")
+        db.execute(psycopg.sql.SQL("drop owned by {}; drop role {}").format(login, login))

@@ -3,8 +3,8 @@
     python -m tests.http.worker_main DSN CONCURRENCY [fast-aimd]
 
 It is pgtask's Worker with HttpTargets (as `pgtask worker` builds it), plus a faster
-AIMD and shorter intervals for the tests. It registers a handler for the test task type that fails loudly if an HTTP task ever
-reaches it. SIGTERM stops it gracefully.
+AIMD and shorter intervals for the tests. It registers a handler for the test task type
+that fails loudly if an HTTP task ever reaches it. SIGTERM stops it gracefully.
 """
 
 from __future__ import annotations

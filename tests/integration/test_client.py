@@ -41,7 +41,8 @@ def test_task_definition_supplies_queue_priority_and_attempts(dsn):
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         pgtask.enqueue(conn, send, {"to": "x"})
-        row = conn.execute("select task_type, queue, max_attempts, priority from pgtask.tasks").fetchone()
+        row = conn.execute(
+            "select task_type, queue, max_attempts, priority from pgtask.tasks").fetchone()
     assert row == ("mail.send", "mail", 7, 3)
 
 

@@ -27,7 +27,8 @@ def test_wheel_contains_the_sql_and_the_migrations(wheel):
     for needed in ("pgtask/sql/postgres/pgtask.sql", "pgtask/sql/postgres/roles.sql",
                    "pgtask/sql/postgres/migrations/0001_initial.sql",
                    "pgtask/sql/postgres/migrations/0002_hot_path.sql", "pgtask/alembic/env.py",
-                   "pgtask/alembic/versions/0001_initial.py", "pgtask/alembic/versions/0002_hot_path.py"):
+                   "pgtask/alembic/versions/0001_initial.py",
+                   "pgtask/alembic/versions/0002_hot_path.py"):
         assert needed in names
 
 
@@ -36,7 +37,8 @@ def test_migrate_from_the_installed_wheel_outside_the_checkout(wheel, empty_dsn,
     zipfile.ZipFile(wheel).extractall(site)
     run = subprocess.run(
         [sys.executable, "-c", "import pgtask, sys; print(pgtask.__file__); "
-         "from pgtask.cli import main; sys.argv = ['pgtask', 'migrate', '--dsn', sys.argv[1]]; main()",
+         "from pgtask.cli import main; "
+         "sys.argv = ['pgtask', 'migrate', '--dsn', sys.argv[1]]; main()",
          empty_dsn],
         cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, timeout=120)

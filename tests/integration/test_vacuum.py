@@ -8,7 +8,7 @@ import asyncio
 import psycopg
 
 import pgtask
-from pgtask.store import DB_ERRORS, open_store
+from pgtask.store import open_store
 from pgtask.store.locks import VACUUM_LOCK_KEY
 from pgtask.worker.vacuum import VACUUM_WHEN_IDLE_AFTER, HotTableVacuum
 from tests.support.inprocess import running_worker
@@ -28,7 +28,7 @@ def run_cadence(dsn: str, steps, every: int = 100) -> list[int]:
 
     async def scenario() -> list[int]:
         store = await open_store(dsn, max_size=2)
-        cadence = HotTableVacuum(store, DB_ERRORS, every=every)
+        cadence = HotTableVacuum(store, every=every)
         counts = []
         try:
             for step in steps:

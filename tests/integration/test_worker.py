@@ -145,7 +145,8 @@ def test_unknown_task_type_stays_queued_and_visible(dsn, conn, registry):
     known = pgtask.enqueue(conn, "t.ok")
     with running_worker(dsn, registry):
         wait_until(finished(conn, known))
-    row = conn.execute("select state, attempt from pgtask.tasks where id = %s", (stranger,)).fetchone()
+    row = conn.execute("select state, attempt from pgtask.tasks where id = %s",
+                       (stranger,)).fetchone()
     assert row == {"state": "queued", "attempt": 0}
 
 
@@ -194,7 +195,8 @@ def test_graceful_stop_releases_unfinished_work_with_the_attempt_refunded(dsn, c
     task_id = pgtask.enqueue(conn, "t.hang")
     with running_worker(dsn, registry, shutdown_timeout=0.2):
         wait_until(lambda: (task_id, "started") in registry.seen["runs"])
-    row = conn.execute("select state, attempt from pgtask.tasks where id = %s", (task_id,)).fetchone()
+    row = conn.execute("select state, attempt from pgtask.tasks where id = %s",
+                       (task_id,)).fetchone()
     assert row == {"state": "queued", "attempt": 0}
     assert conn.execute("select count(*) as n from pgtask.workers").fetchone()["n"] == 0
 

@@ -26,7 +26,8 @@ def _record(task, attempt: int | None = None) -> None:
         if _conn is None:
             _conn = connect(os.environ["MYSQL_CHAOS_DSN"], autocommit=True)
         with _conn.cursor() as cur:
-            cur.execute(_RECORD, (task.id, task.attempt if attempt is None else attempt, os.getpid()))
+            recorded = task.attempt if attempt is None else attempt
+            cur.execute(_RECORD, (task.id, recorded, os.getpid()))
 
 
 chaos._record = _record

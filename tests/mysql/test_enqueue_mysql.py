@@ -10,6 +10,7 @@ import pymysql
 import pytest
 import sqlalchemy
 
+from pgtask.errors import DatabaseUnavailable
 from pgtask.models import EnqueueRequest
 from pgtask.store import open_store
 from pgtask.store.mysql.store import connect, enqueue_on
@@ -112,7 +113,8 @@ def test_the_stored_procedure_enqueues_with_idempotency_and_validation(mydb, mys
             with pytest.raises(pymysql.err.OperationalError, match=message):
                 cur.execute(f"CALL pgtask_enqueue_task({args}, NULL, NULL, NULL, NULL, NULL, @id)")
     [task] = claim_all(mysql_dsn)
-    assert (task.id, task.queue, task.payload, task.max_attempts) == (first, "mail", {"to": "a@b.c"}, 3)
+    assert (task.id, task.queue, task.payload, task.max_attempts) == (
+        first, "mail", {"to": "a@b.c"}, 3)
 
 
 def test_the_documented_plain_insert_shape(mydb, mysql_dsn):
@@ -133,7 +135,7 @@ def test_a_big_batch_gets_consecutive_ids_in_order(mysql_dsn):
     conn.commit()
     with conn.cursor() as cur:
         cur.execute("SELECT id, JSON_EXTRACT(payload, '$.n') FROM pgtask_tasks ORDER BY id")
-        assert [(i, int(n)) for i, n in cur.fetchall()] == list(zip(ids, range(2500)))
+        assert [(i, int(n)) for i, n in cur.fetchall()] == list(zip(ids, range(2500), strict=True))
     conn.close()
 
 
@@ -147,7 +149,7 @@ def test_a_killed_connection_is_a_connection_error_and_the_next_call_reconnects(
                             "WHERE db = DATABASE() AND id <> CONNECTION_ID()")
                 for row in cur.fetchall():
                     cur.execute("KILL %s", (row["id"],))
-            with pytest.raises(ConnectionError, match="MySQL connection to .* lost"):
+            with pytest.raises(DatabaseUnavailable, match="MySQL connection to .* lost"):
                 await store.claim(None, "w1", 1, None)
             assert len(await store.claim(None, "w1", 1, None)) == 1
         finally:

@@ -52,7 +52,8 @@ def test_token_bucket_refills_at_the_rate_up_to_the_burst():
 
 def test_failed_is_requeued_after_the_backoff_with_an_error_entry():
     t = resolve_outcome(outcome("failed", error="boom"), ROW, POLICY, NOW, 0.5)
-    assert (t.state, t.run_at, t.refund, t.message) == ("queued", NOW + timedelta(seconds=2), 0, None)
+    assert (t.state, t.run_at, t.refund, t.message) == (
+        "queued", NOW + timedelta(seconds=2), 0, None)
     assert t.entry == {"attempt": 1, "at": "2026-01-02T03:04:05.600000+00:00", "worker_id": "w1",
                        "error": "boom"}
 
@@ -72,7 +73,8 @@ def test_succeeded_dead_snoozed_released():
     dead = resolve_outcome(outcome("dead", error="bad"), ROW, None, NOW, 0.5)
     assert (dead.state, dead.message) == ("dead", "bad")
     snoozed = resolve_outcome(outcome("snoozed", delay=timedelta(seconds=3)), ROW, None, NOW, 0.5)
-    assert (snoozed.state, snoozed.run_at, snoozed.refund) == ("queued", NOW + timedelta(seconds=3), 1)
+    assert (snoozed.state, snoozed.run_at, snoozed.refund) == (
+        "queued", NOW + timedelta(seconds=3), 1)
     released = resolve_outcome(outcome("released"), ROW, None, NOW, 0.5)
     assert (released.run_at, released.refund, released.entry) == (NOW, 1, None)
 

@@ -8,13 +8,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
 from pgtask.worker.http.config import ALLOW_ENV, SECRETS_ENV, SECRETS_FILE_ENV, HttpConfig
 
 
-def http_options(command: Callable) -> Callable:
+def http_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
         "--http-secrets-file", default=None, metavar="PATH",
         help=f"File of whsec_ signing secrets, one per line (or ${SECRETS_FILE_ENV}; "

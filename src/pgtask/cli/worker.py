@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,8 +17,13 @@ from pgtask.cli.common import dsn_option
 from pgtask.cli.http_options import http_config, http_options
 from pgtask.config import redact_dsn, resolve_dsn
 from pgtask.durations import parse_duration
-from pgtask.errors import ConfigError
+from pgtask.errors import ConfigError, DatabaseUnavailable
 from pgtask.registry import Registry, default_registry, load_handlers
+
+if TYPE_CHECKING:
+    from pgtask.worker.http.targets import HttpTargets
+    from pgtask.worker.metrics import WorkerMetrics
+    from pgtask.worker.runner import Worker
 
 log = logging.getLogger("pgtask.worker")
 
@@ -36,7 +42,7 @@ def _load(modules: tuple[str, ...]) -> Registry:
         raise ConfigError(f"{exc} (is it importable from {os.getcwd()}?)") from None
 
 
-def _json_object(text: str) -> dict:
+def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -51,7 +57,8 @@ def _json_object(text: str) -> dict:
 @click.option("--handlers", "-H", multiple=True, metavar="MODULE",
               help="Module that registers task handlers (repeatable), e.g. app.tasks. "
                    "Without it the worker serves HTTP targets only.")
-@click.option("--queue", "-q", "queues", multiple=True, help="Queue to serve (repeatable; default all).")
+@click.option("--queue", "-q", "queues", multiple=True,
+              help="Queue to serve (repeatable; default all).")
 @click.option("--http-targets/--no-http-targets", default=None,
               help="POST tasks bound for HTTP targets (default: on when no --handlers).")
 @http_options
@@ -75,16 +82,19 @@ def _json_object(text: str) -> dict:
               help="Address for --metrics-port.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def worker(dsn, handlers, queues, http_targets, http_allow, http_allow_link_local,
-           http_secrets_file, concurrency, processes, shutdown_timeout, poll_interval,
-           retention, no_listen, no_scheduler, metrics_port, metrics_addr, log_level) -> None:
+def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
+           http_targets: bool | None, http_allow: tuple[str, ...], http_allow_link_local: bool,
+           http_secrets_file: str | None, concurrency: int, processes: int,
+           shutdown_timeout: str, poll_interval: str, retention: str, no_listen: bool,
+           no_scheduler: bool, metrics_port: int | None, metrics_addr: str,
+           log_level: str) -> None:
     """Run tasks: claim, execute the registered handlers (or POST HTTP targets), record outcomes."""
     from pgtask.worker.runner import Worker, WorkerConfig
 
     setup_logging(log_level)
     registry = _load(handlers)
     url = resolve_dsn(dsn)
-    targets = None
+    targets: HttpTargets | None = None
     if http_targets or (http_targets is None and not handlers):
         from pgtask.worker.http.targets import HttpTargets
 
@@ -104,19 +114,25 @@ def worker(dsn, handlers, queues, http_targets, http_allow, http_allow_link_loca
         args = _child_args(sys.argv[1:])
         sys.exit(Supervisor(args, processes).run())
     log.info("connecting to %s", redact_dsn(url))
-    runner = Worker(url, registry, config, targets=targets)
-    if metrics_port is not None:
-        from pgtask.worker.metrics import start_worker_metrics
+    metrics = None if metrics_port is None else _metrics(metrics_port, metrics_addr)
+    sys.exit(_run_worker(Worker(url, registry, config, targets=targets, metrics=metrics)))
 
-        port = metrics_port + int(os.environ.get("PGTASK_WORKER_INDEX", "0")) if metrics_port else 0
-        runner.metrics = start_worker_metrics(port, runner, addr=metrics_addr)
-        log.info("worker metrics on http://%s:%d/metrics", metrics_addr, runner.metrics.port)
-    sys.exit(_run_worker(runner))
+
+def _metrics(port: int, addr: str) -> WorkerMetrics:
+    """Serve this process's metrics (child N of a supervisor on port + N; 0: any port)."""
+    from pgtask.worker.metrics import start_worker_metrics
+
+    if port:
+        port += int(os.environ.get("PGTASK_WORKER_INDEX", "0"))
+    metrics = start_worker_metrics(port, addr=addr)
+    log.info("worker metrics on http://%s:%d/metrics", addr, metrics.port)
+    return metrics
 
 
 def _child_args(argv: list[str]) -> list[str]:
     """The worker's own arguments without --processes (the supervisor sets it to 1)."""
-    out, skip = [], False
+    out: list[str] = []
+    skip = False
     for arg in argv:
         if skip:
             skip = False
@@ -127,12 +143,12 @@ def _child_args(argv: list[str]) -> list[str]:
     return out
 
 
-def _run_worker(worker) -> int:
+def _run_worker(worker: Worker) -> int:
     """Run until the first SIGTERM/SIGINT drains it; a second signal exits at once."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        signals = []
+        signals: list[int] = []
 
         def on_signal(signum: int) -> None:
             signals.append(signum)
@@ -165,11 +181,12 @@ def _run_worker(worker) -> int:
 @click.option("--idempotency-key", default=None, help="Same (queue, key) -> same task.")
 @click.option("--max-attempts", default=None, type=int)
 @click.option("--target-url", default=None, help="POST the task to this URL (HTTP target).")
-def enqueue(dsn, task_type, payload, queue, delay, priority, idempotency_key, max_attempts,
-            target_url) -> None:
+def enqueue(dsn: str | None, task_type: str, payload: str, queue: str | None,
+            delay: str | None, priority: int | None, idempotency_key: str | None,
+            max_attempts: int | None, target_url: str | None) -> None:
     """Put a task on a queue and print its id."""
     from pgtask.client import enqueue as do_enqueue
-    from pgtask.config import backend_of
+    from pgtask.store import enqueue_connection
 
     try:
         options = dict(queue=queue, priority=priority, idempotency_key=idempotency_key,
@@ -178,19 +195,14 @@ def enqueue(dsn, task_type, payload, queue, delay, priority, idempotency_key, ma
         body = _json_object(payload)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    url = resolve_dsn(dsn)
-    if backend_of(url) == "mysql":
-        from pgtask.store.mysql.store import connect
-    else:
-        from psycopg import connect
-    conn = connect(url)
     try:
-        task_id = do_enqueue(conn, task_type, body, **options)
-        conn.commit()
+        with enqueue_connection(resolve_dsn(dsn)) as conn:
+            task_id = do_enqueue(conn, task_type, body, **options)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    finally:
-        conn.close()
+    except DatabaseUnavailable as exc:  # as it has always read: the driver's own words
+        click.echo(f"pgtask: database error: {exc}", err=True)
+        sys.exit(2)
     click.echo(task_id)
 
 
@@ -198,7 +210,7 @@ def enqueue(dsn, task_type, payload, queue, delay, priority, idempotency_key, ma
 @click.argument("task_type")
 @click.option("--handlers", "-H", multiple=True, required=True, metavar="MODULE")
 @click.option("--payload", default="{}", show_default=True, help="JSON object.")
-def run_once(task_type, handlers, payload) -> None:
+def run_once(task_type: str, handlers: tuple[str, ...], payload: str) -> None:
     """Run one handler in-process, without the queue (for development)."""
     from pgtask.worker.devrun import run_handler_once
 
@@ -211,7 +223,7 @@ def run_once(task_type, handlers, payload) -> None:
 
 @click.command("tasks")
 @click.option("--handlers", "-H", multiple=True, required=True, metavar="MODULE")
-def list_tasks(handlers) -> None:
+def list_tasks(handlers: tuple[str, ...]) -> None:
     """List the task types the handler modules define."""
     from rich.console import Console
     from rich.table import Table
@@ -229,8 +241,9 @@ def list_tasks(handlers) -> None:
 
 @click.command()
 @dsn_option
-@click.option("--tasks", "total", default=3000, show_default=True, type=click.IntRange(1, 1_000_000))
-def demo(dsn, total) -> None:
+@click.option("--tasks", "total", default=3000, show_default=True,
+              type=click.IntRange(1, 1_000_000))
+def demo(dsn: str | None, total: int) -> None:
     """Migrate, enqueue demo tasks, run a worker until they drain, print a summary."""
     from pgtask.demo import run_demo
     from pgtask.store.migrate import migrate as run_migrations

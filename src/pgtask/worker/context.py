@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ class TaskLogger:
         self._task = task
         self.lines: list[LogLine] = []
 
-    def _add(self, level: int, msg: str, args: tuple) -> None:
+    def _add(self, level: int, msg: str, args: tuple[Any, ...]) -> None:
         text = (msg % args) if args else str(msg)
         _log.log(level, "task %s (%s): %s", self._task.id, self._task.task_type, text)
         if len(self.lines) < MAX_LOG_LINES:
@@ -50,7 +51,7 @@ class TaskContext:
     __slots__ = ("_claimed", "_logger", "_cancelled", "_cancel_event", "_loop", "_heartbeat")
 
     def __init__(self, claimed: ClaimedTask, loop: asyncio.AbstractEventLoop | None = None,
-                 heartbeat: Any = None) -> None:
+                 heartbeat: Callable[[], None] | None = None) -> None:
         self._claimed = claimed
         self._logger: TaskLogger | None = None
         self._cancelled = False
@@ -69,14 +70,37 @@ class TaskContext:
     def log_lines(self) -> list[LogLine]:
         return self._logger.lines if self._logger is not None else []
 
-    id = property(lambda self: self._claimed.id)
-    type = property(lambda self: self._claimed.task_type)
-    queue = property(lambda self: self._claimed.queue)
-    payload = property(lambda self: self._claimed.payload)
-    attempt = property(lambda self: self._claimed.attempt)
-    max_attempts = property(lambda self: self._claimed.max_attempts)
-    idempotency_key = property(lambda self: self._claimed.idempotency_key)
-    run_at = property(lambda self: self._claimed.run_at)
+    @property
+    def id(self) -> int:
+        return self._claimed.id
+
+    @property
+    def type(self) -> str:
+        return self._claimed.task_type
+
+    @property
+    def queue(self) -> str:
+        return self._claimed.queue
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self._claimed.payload
+
+    @property
+    def attempt(self) -> int:
+        return self._claimed.attempt
+
+    @property
+    def max_attempts(self) -> int:
+        return self._claimed.max_attempts
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self._claimed.idempotency_key
+
+    @property
+    def run_at(self) -> datetime:
+        return self._claimed.run_at
 
     @property
     def cancelled(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 from pgtask.errors import Permanent, Retry
@@ -14,7 +15,8 @@ from pgtask.worker.context import TaskContext
 from pgtask.worker.executor import describe_error
 
 
-def run_handler_once(registry: Registry, task_type: str, payload: dict) -> tuple[bool, str]:
+def run_handler_once(registry: Registry, task_type: str,
+                     payload: dict[str, Any]) -> tuple[bool, str]:
     """Run the handler of `task_type`; return (succeeded, text to show)."""
     definition = registry.get(task_type)
     if definition is None:

@@ -30,12 +30,22 @@ MAX_ERROR_CHARS = 8000
 StopReason = Literal["cancelled", "lost", "shutdown"]
 
 
+class TimedOut(Exception):
+    """The task's own timeout expired (unlike a TimeoutError its handler raised itself)."""
+
+    def __init__(self, error: TimeoutError) -> None:
+        super().__init__(str(error))
+        self.error = error  # what asyncio raised, for the log and the error hooks
+
+
 def describe_error(exc: BaseException) -> str:
     """'Type: message' plus the tail of the traceback, capped, for the task's error history."""
     head = f"{type(exc).__name__}: {exc}"
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-8))
     text = f"{head}\n{tb}" if tb.strip() else head
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 20] + "\n... (truncated)"
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    return text[: MAX_ERROR_CHARS - 20] + "\n... (truncated)"
 
 
 def _json_result(value: object) -> tuple[object, str | None]:
@@ -72,13 +82,11 @@ class Executor:
             if reason == "shutdown":
                 return Outcome(claimed.id, claimed.lease_token, "released")
             return None  # cancelled or lease lost: the database already moved on
-        except TimeoutError as exc:
-            if getattr(exc, "pgtask_timeout", False):
-                ctx.cancel()
-                error = f"TimeoutError: task exceeded its timeout of {definition.timeout:g}s"
-                self._report(ctx, exc)
-                return Outcome(claimed.id, claimed.lease_token, "failed", error=error)
-            return self._failure(claimed, ctx, exc)
+        except TimedOut as timed_out:
+            ctx.cancel()
+            error = f"TimeoutError: task exceeded its timeout of {definition.timeout:g}s"
+            self._report(ctx, timed_out.error)
+            return Outcome(claimed.id, claimed.lease_token, "failed", error=error)
         except Permanent as exc:
             self._report(ctx, exc)
             return Outcome(claimed.id, claimed.lease_token, "dead", error=describe_error(exc))
@@ -99,7 +107,7 @@ class Executor:
                 return await self._invoke(definition, ctx)
         except TimeoutError as exc:
             if scope.expired():
-                exc.pgtask_timeout = True
+                raise TimedOut(exc) from exc
             raise
 
     async def _invoke(self, definition: TaskDef, ctx: TaskContext) -> object:

@@ -3,7 +3,8 @@
 It reconnects with exponential backoff and jitter, pings the server whenever it has been
 quiet for `health_interval` seconds (a half-open socket shows up as a ping that does not
 answer within `ping_timeout`), and after every (re)connect tells the runner to claim at
-once, because notifications sent while it was away are lost.
+once, because notifications sent while it was away are lost. The session itself is the
+store's (store.base.Listener), which says DatabaseUnavailable whatever goes wrong with it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-import psycopg
-
+from pgtask.errors import DatabaseUnavailable
 from pgtask.retry import reconnect_delay
+from pgtask.store.base import Listener as Session
+from pgtask.store.base import Store
+from pgtask.worker.service import wait_or_stop
 
 log = logging.getLogger("pgtask.worker.listener")
 TASKS_CHANNEL = "pgtask"
@@ -22,7 +25,9 @@ CANCEL_CHANNEL = "pgtask_cancel"
 
 
 class Listener:
-    def __init__(self, store, channels: Sequence[str],
+    """A worker service: keep one LISTEN session open on `channels` (Capability.NOTIFY)."""
+
+    def __init__(self, store: Store, channels: Sequence[str],
                  on_notify: Callable[[str, str], None], on_connect: Callable[[], None],
                  health_interval: float = 5.0, ping_timeout: float = 3.0) -> None:
         self._store = store
@@ -36,34 +41,32 @@ class Listener:
     async def run(self, stopping: asyncio.Event) -> None:
         failures = 0
         while not stopping.is_set():
-            conn = self._store.listener(self._channels)
+            session = self._store.listener(self._channels)
             try:
-                await asyncio.wait_for(conn.connect(self._ping_timeout), self._ping_timeout + 1)
+                await asyncio.wait_for(session.connect(self._ping_timeout),
+                                       self._ping_timeout + 1)
                 if failures:
                     log.info("LISTEN connection restored after %d failed attempt(s)", failures)
                 failures = 0
                 self.connected.set()
                 self._on_connect()
-                await self._listen(conn, stopping)
-            except (psycopg.Error, OSError, TimeoutError) as exc:
+                await self._listen(session, stopping)
+            except (DatabaseUnavailable, TimeoutError) as exc:
                 self.connected.clear()
                 delay = reconnect_delay(failures)
                 failures += 1
                 log.warning("LISTEN connection lost (%s); reconnecting in %.2fs",
-                            type(exc).__name__, delay)
-                try:
-                    await asyncio.wait_for(stopping.wait(), delay)
-                except TimeoutError:
-                    pass
+                            type(exc.__cause__ or exc).__name__, delay)
+                await wait_or_stop(stopping, delay)
             finally:
                 self.connected.clear()
-                await conn.close()
+                await session.close()
 
-    async def _listen(self, conn, stopping: asyncio.Event) -> None:
+    async def _listen(self, session: Session, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
-            notes = await conn.receive(self._health_interval)
+            notes = await session.receive(self._health_interval)
             if notes:
                 for channel, payload in notes:
                     self._on_notify(channel, payload)
             else:
-                await asyncio.wait_for(conn.ping(), self._ping_timeout)
+                await asyncio.wait_for(session.ping(), self._ping_timeout)

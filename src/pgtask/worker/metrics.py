@@ -4,7 +4,8 @@ The database-derived metrics of `pgtask serve` (/metrics) describe the queues; t
 describe one worker process: what it claimed and finished, how long handlers ran, what it
 holds now. The runner reports through three hooks, each a few dict lookups:
 
-    metrics = start_worker_metrics(9108, worker)      # serves http://0.0.0.0:9108/metrics
+    metrics = start_worker_metrics(9108)              # serves http://0.0.0.0:9108/metrics
+    worker = Worker(dsn, registry, config, metrics=metrics)   # it tracks worker.in_flight
     metrics.observe_claim(queue, pickup_seconds)      # per claimed task (claim - run_at)
     metrics.observe_outcome(queue, task_type, kind, seconds)
         # kind: an Outcome kind (succeeded, failed, dead, snoozed, released) or "lost"
@@ -15,7 +16,7 @@ own port (e.g. port + child index): prometheus_client's default registry is per 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import start_http_server
@@ -24,10 +25,16 @@ BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 
           300.0, 1800.0)
 
 
+class HasInFlight(Protocol):
+    @property
+    def in_flight(self) -> int: ...
+
+
 class WorkerMetrics:
     """The worker-side metrics and the hooks that move them."""
 
-    def __init__(self, registry: CollectorRegistry = REGISTRY, worker: Any = None) -> None:
+    def __init__(self, registry: CollectorRegistry = REGISTRY,
+                 worker: HasInFlight | None = None) -> None:
         self.claimed = Counter("pgtask_worker_claimed_tasks", "Tasks this process claimed",
                                ["queue"], registry=registry)
         self.outcomes = Counter("pgtask_worker_outcomes", "Attempts this process finished, "
@@ -40,10 +47,14 @@ class WorkerMetrics:
                                   registry=registry)
         self.in_flight = Gauge("pgtask_worker_in_flight", "Tasks this process is running now",
                                registry=registry)
-        self.server: Any = None
+        self.server: Any = None  # prometheus_client's WSGI server (untyped)
         self.port: int | None = None
         if worker is not None:
-            self.in_flight.set_function(lambda: float(_in_flight(worker)))
+            self.track(worker)
+
+    def track(self, worker: HasInFlight) -> None:
+        """Report `worker.in_flight` as the in-flight gauge."""
+        self.in_flight.set_function(lambda: float(worker.in_flight))
 
     def observe_claim(self, queue: str, pickup_seconds: float) -> None:
         self.claimed.labels(queue).inc()
@@ -59,13 +70,7 @@ class WorkerMetrics:
             self.server.server_close()
 
 
-def _in_flight(worker: Any) -> int:
-    """Worker.in_flight when the runner has it, else the size of its running-task table."""
-    value = getattr(worker, "in_flight", None)
-    return int(value) if value is not None else len(getattr(worker, "_running", ()))
-
-
-def start_worker_metrics(port: int, worker: Any = None, *, addr: str = "0.0.0.0",
+def start_worker_metrics(port: int, worker: HasInFlight | None = None, *, addr: str = "0.0.0.0",
                          registry: CollectorRegistry = REGISTRY) -> WorkerMetrics:
     """Serve `registry` (with the worker metrics added) on http://addr:port/metrics from a
     daemon thread, and return the hooks. Port 0 picks a free port (metrics.port)."""

@@ -12,18 +12,20 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from pgtask.errors import DatabaseUnavailable
 from pgtask.models import LogLine, Outcome
 from pgtask.retry import reconnect_delay
-from pgtask.store import Store
+from pgtask.store.base import Store
 
 log = logging.getLogger("pgtask.worker")
 
 
 class OutcomeBuffer:
-    def __init__(self, store: Store, db_errors: tuple[type[BaseException], ...],
-                 wake: Callable[[], None], poll_interval: float, flush_delay: float = 0.0) -> None:
+    """A worker service: flush while the worker runs, and once more (final_flush) after."""
+
+    def __init__(self, store: Store, wake: Callable[[], None], poll_interval: float,
+                 flush_delay: float = 0.0) -> None:
         self._store = store
-        self._db_errors = db_errors
         self._wake = wake  # called when a retried task falls due before the next poll
         self._poll_interval = poll_interval
         self._flush_delay = flush_delay
@@ -38,8 +40,9 @@ class OutcomeBuffer:
             self._outcomes.append(outcome)
         self._wanted.set()
 
-    async def run(self) -> None:
-        """Flush whenever something is waiting; back off while the database is away."""
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Flush whenever something is waiting; back off while the database is away. Runs
+        until cancelled, `stopping` or not: a draining worker still finishes tasks."""
         failures = 0
         while True:
             await self._wanted.wait()
@@ -49,11 +52,10 @@ class OutcomeBuffer:
             try:
                 await self.flush()
                 failures = 0
-            except self._db_errors as exc:
+            except DatabaseUnavailable as exc:
                 delay = reconnect_delay(failures, cap=5.0)
                 failures += 1
-                log.warning("recording outcomes failed (%s); retrying in %.2fs",
-                            type(exc).__name__, delay)
+                log.warning("recording outcomes failed (%s); retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)
                 self._wanted.set()
 
@@ -63,16 +65,16 @@ class OutcomeBuffer:
         if not outcomes and not logs:
             return
         try:
-            applied = await self._store.finish(outcomes, logs)
+            finished = await self._store.finish(outcomes, logs)
         except BaseException:
             self._outcomes[:0] = outcomes  # keep them for the next try
             self._logs[:0] = logs
             raise
-        due = getattr(self._store, "next_due_in", None)
+        due = finished.next_due_in
         if due is not None and due < self._poll_interval:
             asyncio.get_running_loop().call_later(max(0.0, due), self._wake)
         for outcome in outcomes:
-            if outcome.id not in applied:
+            if outcome.id not in finished.applied:
                 log.warning("task %s: lease was lost before its %s outcome was recorded; "
                             "the late result is discarded", outcome.id, outcome.kind)
 
@@ -82,8 +84,8 @@ class OutcomeBuffer:
             try:
                 await self.flush()
                 return
-            except self._db_errors as exc:
-                log.warning("final flush failed (%s)", type(exc).__name__)
+            except DatabaseUnavailable as exc:
+                log.warning("final flush failed (%s)", exc)
                 await asyncio.sleep(reconnect_delay(attempt, cap=2.0))
         if self._outcomes:
             log.error("%d outcome(s) could not be recorded; their leases will expire and the "

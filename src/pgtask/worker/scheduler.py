@@ -1,11 +1,12 @@
 """The scheduler: in every worker, one of them at a time enqueues the schedules' fire times.
 
-Leadership is a session advisory lock on the scheduler's own connection: whoever holds it
-ticks, the others try again each tick. The lock lives as long as the connection, so a
-leader that dies (kill -9, lost host) hands over as soon as the server ends its session,
-and a leader that lost its connection can no longer fire anything. Exactly-once does not
-depend on leadership at all: pgtask.fire_schedule enqueues a (schedule, fire time) once,
-so a leader killed mid-tick, or two leaders for a moment, never lose or double a fire time.
+Leadership is a session advisory lock on the scheduler's own session (store.base.Schedules):
+whoever holds it ticks, the others try again each tick. The lock lives as long as the
+connection, so a leader that dies (kill -9, lost host) hands over as soon as the server ends
+its session, and a leader that lost its connection can no longer fire anything. Exactly-once
+does not depend on leadership at all: pgtask.fire_schedule enqueues a (schedule, fire time)
+once, so a leader killed mid-tick, or two leaders for a moment, never lose or double a fire
+time.
 
     await run_scheduler(dsn, stop_event)     # returns when stop_event is set
 """
@@ -17,14 +18,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-import psycopg
-
+from pgtask.errors import DatabaseUnavailable, Refused
 from pgtask.retry import reconnect_delay
 from pgtask.schedules.cron import CronError, Timing, plan
 from pgtask.schedules.definition import ScheduleDef
-from pgtask.store import DB_ERRORS
-from pgtask.store.postgres import connect as dedicated
-from pgtask.store.postgres import schedules as schedules_pg
+from pgtask.store.sessions import Schedules, open_schedules
 
 log = logging.getLogger("pgtask.scheduler")
 
@@ -40,42 +38,38 @@ async def run_scheduler(dsn: str, stop_event: asyncio.Event, tick: float = 1.0, 
     declared = False
     while not stop_event.is_set():
         try:
-            async with await dedicated.connect(dsn) as conn:
+            async with open_schedules(dsn) as session:
                 failures = 0
                 if not declared:
-                    await _declare(conn, schedules)
+                    await _declare(session, schedules)
                     declared = True
-                await _serve(conn, stop_event, tick)
-        except DB_ERRORS as exc:
-            log.warning("scheduler lost its database connection (%s); reconnecting",
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+                await _serve(session, stop_event, tick)
+        except DatabaseUnavailable as exc:
+            log.warning("scheduler lost its database connection (%s); reconnecting", exc)
             await _wait(stop_event, reconnect_delay(failures))
             failures += 1
 
 
-async def _declare(conn: psycopg.AsyncConnection, schedules: Sequence[ScheduleDef]) -> None:
+async def _declare(session: Schedules, schedules: Sequence[ScheduleDef]) -> None:
     for definition in schedules:
         try:
-            await schedules_pg.add(conn, definition)
-        except DB_ERRORS:
-            raise
-        except psycopg.DatabaseError as exc:  # refused (e.g. a zone Postgres lacks): the rest run
-            log.error("schedule %s was not declared: %s", definition.name,
-                      exc.diag.message_primary or exc)
+            await session.add(definition)
+        except Refused as exc:  # e.g. a time zone Postgres lacks: the other schedules run
+            log.error("schedule %s was not declared: %s", definition.name, exc)
 
 
-async def _serve(conn: psycopg.AsyncConnection, stop_event: asyncio.Event, tick: float) -> None:
+async def _serve(session: Schedules, stop_event: asyncio.Event, tick: float) -> None:
     leading = False
     while not stop_event.is_set():
-        if not leading and await schedules_pg.try_lead(conn):
+        if not leading and await session.try_lead():
             leading = True
             log.info("this worker now runs the schedules")
         if leading:
-            await tick_once(conn)
+            await tick_once(session)
         await _wait(stop_event, tick)
 
 
-async def tick_once(conn: psycopg.AsyncConnection,
+async def tick_once(session: Schedules,
                     now: datetime | None = None) -> list[tuple[str, datetime, int | None]]:
     """Enqueue what is due at `now` (default: the database's now) for every schedule.
 
@@ -83,8 +77,8 @@ async def tick_once(conn: psycopg.AsyncConnection,
     One transaction per schedule: a leader killed midway leaves every schedule either
     advanced with its tasks, or untouched for the next leader to redo.
     """
-    fired = []
-    for row in await schedules_pg.due(conn, now):
+    fired: list[tuple[str, datetime, int | None]] = []
+    for row in await session.due(now):
         try:
             timing = Timing(row.cron, row.every, row.time_zone, row.anchor_at)
             step = plan(timing, next_fire_at=row.next_fire_at, since=row.updated_at,
@@ -96,8 +90,8 @@ async def tick_once(conn: psycopg.AsyncConnection,
             log.warning("schedule %s missed fire times while no scheduler ran; enqueueing "
                         "only the latest %d of them (its catch_up)", row.name, row.catch_up)
         if step.fire_times or step.next_fire_at != row.next_fire_at:
-            done = await schedules_pg.fire(conn, row.name, step.fire_times, step.next_fire_at,
-                                           row.updated_at)
+            done = await session.fire(row.name, step.fire_times, step.next_fire_at,
+                                      row.updated_at)
             fired += [(row.name, at, task_id) for at, task_id in done]
     return fired
 

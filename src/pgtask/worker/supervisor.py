@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import FrameType
 
 from pgtask.retry import reconnect_delay
 
@@ -32,7 +33,7 @@ class Supervisor:
     def __init__(self, child_args: list[str], processes: int) -> None:
         self.command = [sys.executable, "-m", "pgtask", *child_args, "--processes", "1"]
         self.processes = processes
-        self.children: dict[int, subprocess.Popen] = {}
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
         self.restarts: dict[int, int] = {}
         self.signals = 0
 
@@ -41,7 +42,7 @@ class Supervisor:
         self.children[slot] = subprocess.Popen(self.command, preexec_fn=_die_with_parent, env=env)
         log.info("started worker process %d (pid %d)", slot, self.children[slot].pid)
 
-    def _forward(self, signum: int, _frame) -> None:
+    def _forward(self, signum: int, _frame: FrameType | None) -> None:
         self.signals += 1
         for child in self.children.values():
             if child.poll() is None:

@@ -17,6 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pgtask.errors import DatabaseUnavailable
+from pgtask.store.base import Store
+
 log = logging.getLogger("pgtask.worker")
 # Finished tasks (two dead tuples each) between vacuums, per worker: bench/README.md.
 VACUUM_EVERY_TASKS = 5_000
@@ -27,13 +30,11 @@ VACUUM_WHEN_IDLE_AFTER = 1_000
 
 
 class HotTableVacuum:
-    def __init__(self, store, db_errors: tuple[type[BaseException], ...],
-                 every: int = VACUUM_EVERY_TASKS) -> None:
+    def __init__(self, store: Store, every: int = VACUUM_EVERY_TASKS) -> None:
         self._store = store
-        self._db_errors = db_errors
         self._every = every
         self._finished = 0
-        self._running: asyncio.Task | None = None
+        self._running: asyncio.Task[None] | None = None
 
     def finished(self, count: int) -> None:
         """`count` more tasks left the hot table: start a vacuum if one is due."""
@@ -55,8 +56,8 @@ class HotTableVacuum:
     async def _vacuum(self, truncate: bool) -> None:
         try:
             await self._store.vacuum_hot_table(truncate)
-        except self._db_errors as exc:
-            log.warning("vacuum of the hot table failed (%s)", type(exc).__name__)
+        except DatabaseUnavailable as exc:
+            log.warning("vacuum of the hot table failed (%s)", exc)
 
     async def close(self) -> None:
         if self._running is not None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pgtask.errors import DatabaseUnavailable
+from pgtask.store.base import Store
 from pgtask.worker.polling import AdaptivePolling
 
 log = logging.getLogger("pgtask.worker")
@@ -18,14 +20,13 @@ BUSY_AFTER = 1.0  # seconds of full claims before a worker tells the database it
 
 
 class Wakeup:
-    def __init__(self, store, worker_id: str, notify_on: bool, poll_interval: float,
-                 db_errors: tuple[type[BaseException], ...]) -> None:
+    def __init__(self, store: Store, worker_id: str, notify_on: bool,
+                 poll_interval: float) -> None:
         self.event = asyncio.Event()
         self._store = store
         self._worker_id = worker_id
         self._notify_on = notify_on
         self._poll_interval = poll_interval
-        self._db_errors = db_errors
         self._polling = AdaptivePolling(max_delay=poll_interval)
         self._waiting = False  # mirrors pgtask.workers.waiting
         self._full_since: float | None = None
@@ -63,9 +64,8 @@ class Wakeup:
             return False
         try:
             await self._store.set_worker_waiting(self._worker_id, waiting)
-        except self._db_errors as exc:
-            log.warning("could not mark worker %s: %s", "waiting" if waiting else "busy",
-                        type(exc).__name__)
+        except DatabaseUnavailable as exc:
+            log.warning("could not mark worker %s: %s", "waiting" if waiting else "busy", exc)
             return False
         self._waiting = waiting
         return True

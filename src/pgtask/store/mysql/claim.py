@@ -1,6 +1,6 @@
 """The MySQL claim: FOR UPDATE SKIP LOCKED, then one UPDATE that takes the leases.
 
-One transaction (see mysql_tx for the conventions): read the clock, the queues' policies
+One transaction (see tx.py for the conventions): read the clock, the queues' policies
 and whether any lease ran out (rescuing those first, as pgtask.claim_task does); claim from
 queues with limits one at a time under their row locks; then from the open queues in one
 walk of the claim-order index; then give every picked task a new lease token.
@@ -13,7 +13,9 @@ import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from pymysql.connections import Connection
 from pymysql.cursors import Cursor
 
 from pgtask.models import ClaimedTask
@@ -21,8 +23,13 @@ from pgtask.store.mysql import sql as q
 from pgtask.store.mysql.rules import refill, sql_time, utc
 from pgtask.store.mysql.tx import rescue
 
+Row = tuple[Any, ...]
+# queue name -> (concurrency_limit, rate_limit, lease, max_attempts, targeted)
+Policies = dict[str, Row]
+TypeFilter = tuple[str, list[object]]
 
-def claim(conn, queues: Sequence[str] | None, worker_id: str, batch: int,
+
+def claim(conn: Connection[Any], queues: Sequence[str] | None, worker_id: str, batch: int,
           task_types: Sequence[str] | None, with_targets: bool = False) -> list[ClaimedTask]:
     """Lease up to `batch` runnable tasks (pgtask.claim_task on Postgres).
 
@@ -40,12 +47,12 @@ def claim(conn, queues: Sequence[str] | None, worker_id: str, batch: int,
         if expired:
             rescue(cur, now)
         wanted = None if queues is None else set(queues)
-        # name -> (concurrency_limit, rate_limit, lease, max_attempts, targeted)
-        policies = {r[2]: r[3:] for r in rows if r[2] is not None and (wanted is None or r[2] in wanted)}
+        policies: Policies = {r[2]: r[3:] for r in rows
+                              if r[2] is not None and (wanted is None or r[2] in wanted)}
         limited = sorted(n for n, p in policies.items() if p[0] is not None or p[1] is not None)
         open_queues = sorted(set(policies) - set(limited))
         types = None if task_types is None else list(task_types)
-        picked = []
+        picked: list[Row] = []
         if limited:
             picked = _claim_limited(cur, limited, types, with_targets, now, batch)
         if len(picked) < batch and open_queues:
@@ -58,11 +65,12 @@ def claim(conn, queues: Sequence[str] | None, worker_id: str, batch: int,
 
 
 def _type_filter(types: list[str] | None, with_targets: bool,
-                 targeted: list[str]) -> tuple[str, list] | None:
+                 targeted: list[str]) -> TypeFilter | None:
     """The PICK condition on task types and its arguments; None when nothing can match."""
     if types is None:
         return "", []
-    terms, args = [], []
+    terms: list[str] = []
+    args: list[object] = []
     if types:
         terms.append(q.TYPE_IN.format(names=q.in_list(len(types))))
         args += types
@@ -76,8 +84,8 @@ def _type_filter(types: list[str] | None, with_targets: bool,
     return " AND (" + " OR ".join(terms) + ")", args
 
 
-def _claim_limited(cur, names: list[str], types, with_targets: bool, now: datetime,
-                   batch: int) -> list[tuple]:
+def _claim_limited(cur: Cursor, names: list[str], types: list[str] | None, with_targets: bool,
+                   now: datetime, batch: int) -> list[Row]:
     """Claim from queues with concurrency or rate limits, one at a time under their locks."""
     cur.execute(q.LOCK_LIMITED_QUEUES.format(names=q.in_list(len(names))), names)
     locked = cur.fetchall()
@@ -85,7 +93,7 @@ def _claim_limited(cur, names: list[str], types, with_targets: bool, now: dateti
     if any(row[1] is not None for row in locked):
         cur.execute(q.COUNT_RUNNING.format(names=q.in_list(len(locked))), [r[0] for r in locked])
         running = dict(cur.fetchall())
-    picked: list[tuple] = []
+    picked: list[Row] = []
     for name, concurrency_limit, rate_limit, burst, tokens, updated_at, targeted in locked:
         wanted = batch - len(picked)
         if wanted <= 0:
@@ -98,16 +106,16 @@ def _claim_limited(cur, names: list[str], types, with_targets: bool, now: dateti
             room = min(room, math.floor(tokens))
         taken = []
         if room > 0:
-            taken = _pick(cur, [name], _type_filter(types, with_targets, [name] if targeted else []),
-                          now, room)
+            condition = _type_filter(types, with_targets, [name] if targeted else [])
+            taken = _pick(cur, [name], condition, now, room)
         picked += taken
         if rate_limit is not None:
             cur.execute(q.SPEND_TOKENS, (tokens - len(taken), now, name))
     return picked
 
 
-def _pick(cur, names: list[str], type_filter: tuple[str, list] | None, now: datetime,
-          limit: int) -> list[tuple]:
+def _pick(cur: Cursor, names: list[str], type_filter: TypeFilter | None, now: datetime,
+          limit: int) -> list[Row]:
     if type_filter is None:
         return []
     condition, args = type_filter
@@ -116,9 +124,10 @@ def _pick(cur, names: list[str], type_filter: tuple[str, list] | None, now: date
     return list(cur.fetchall())
 
 
-def _take_leases(cur, picked: list[tuple], policies: dict, worker_id: str,
+def _take_leases(cur: Cursor, picked: list[Row], policies: Policies, worker_id: str,
                  now: datetime) -> list[ClaimedTask]:
-    claimed, leases = [], []
+    claimed: list[ClaimedTask] = []
+    leases: list[dict[str, str]] = []
     for (task_id, queue, task_type, payload, attempt, max_attempts, run_at, created_at,
          idempotency_key, target_url) in picked:
         token = uuid.uuid4()

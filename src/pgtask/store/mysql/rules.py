@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from pgtask.models import (
     MAX_PAYLOAD_BYTES,
@@ -100,6 +100,14 @@ def sql_time(moment: datetime) -> str:
     return moment.isoformat(sep=" ", timespec="microseconds")
 
 
+@overload
+def utc(moment: datetime) -> datetime: ...
+
+
+@overload
+def utc(moment: None) -> None: ...
+
+
 def utc(moment: datetime | None) -> datetime | None:
     """A DATETIME read back from MySQL (naive UTC) as an aware datetime."""
     if moment is None or moment.tzinfo is not None:
@@ -158,8 +166,9 @@ def payload_json(request: EnqueueRequest) -> str:
                          "on MySQL yet; enqueue the next task from the handler instead")
     validate_name("task type", request.task_type)
     validate_name("queue name", request.queue)
-    if not isinstance(request.payload, dict):
-        got = "array" if isinstance(request.payload, list | tuple) else type(request.payload).__name__
+    payload: object = request.payload  # typed a dict, but callers pass what they have
+    if not isinstance(payload, dict):
+        got = "array" if isinstance(payload, list | tuple) else type(payload).__name__
         raise ValueError(f"pgtask: payload must be a JSON object, got {got}")
     text = json.dumps(request.payload)  # ", " and ": " like jsonb's text, which Postgres measures
     if len(text.encode()) > MAX_PAYLOAD_BYTES:

@@ -12,6 +12,13 @@ takes parameters is written %%.
 
 from __future__ import annotations
 
+from typing import Any
+
+from pymysql.cursors import Cursor
+
+# Re-exported: migrations and tests read scripts with it from here.
+from pgtask.store.mysql.script import split_script as split_script
+
 # -- documents read with JSON_TABLE ------------------------------------------------------
 
 # Per finished/requeued task: the state it moves to and what to record (see mysql_rules).
@@ -53,7 +60,8 @@ SELECT c.now, c.expired, q.name, q.concurrency_limit, q.rate_limit, q.lease, q.m
        q.target_url IS NOT NULL AS targeted
   FROM (SELECT UTC_TIMESTAMP(6) AS now,
                EXISTS (SELECT 1 FROM pgtask_tasks
-                        WHERE state = 'running' AND lease_expires_at < UTC_TIMESTAMP(6)) AS expired) AS c
+                        WHERE state = 'running' AND lease_expires_at < UTC_TIMESTAMP(6))
+                 AS expired) AS c
   LEFT JOIN pgtask_queues q ON NOT q.paused
 """
 
@@ -165,7 +173,9 @@ FORGET_SILENT_WORKERS = "DELETE FROM pgtask_workers WHERE heartbeat_at < %s - IN
 
 # -- heartbeat and workers ---------------------------------------------------------------
 
-TOUCH_WORKER = "UPDATE pgtask_workers SET heartbeat_at = UTC_TIMESTAMP(6), in_flight = %s WHERE id = %s"
+TOUCH_WORKER = """
+UPDATE pgtask_workers SET heartbeat_at = UTC_TIMESTAMP(6), in_flight = %s WHERE id = %s
+"""
 
 EXTEND_LEASES = f"""
 UPDATE {HELD} STRAIGHT_JOIN pgtask_tasks t ON t.id = i.id AND t.lease_token = i.token
@@ -180,7 +190,8 @@ SELECT t.id FROM {HELD} STRAIGHT_JOIN pgtask_tasks t ON t.id = i.id AND t.lease_
 """
 
 REGISTER_WORKER = """
-INSERT INTO pgtask_workers (id, host, pid, queues, task_types, concurrency, started_at, heartbeat_at)
+INSERT INTO pgtask_workers (id, host, pid, queues, task_types, concurrency, started_at,
+                            heartbeat_at)
 VALUES (%s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
 ON DUPLICATE KEY UPDATE host = VALUES(host), pid = VALUES(pid), queues = VALUES(queues),
   task_types = VALUES(task_types), concurrency = VALUES(concurrency),
@@ -188,32 +199,6 @@ ON DUPLICATE KEY UPDATE host = VALUES(host), pid = VALUES(pid), queues = VALUES(
 """
 
 DEREGISTER_WORKER = "DELETE FROM pgtask_workers WHERE id = %s"
-
-# -- enqueue -----------------------------------------------------------------------------
-
-# A plain read first: INSERT IGNORE on an existing row takes a shared lock on it until the
-# caller commits, and claimers of a rate-limited queue need that row's exclusive lock.
-KNOWN_QUEUES = "SELECT name FROM pgtask_queues WHERE name IN ({names})"
-ADD_QUEUE = "INSERT IGNORE INTO pgtask_queues (name) VALUES (%s)"
-
-INSERT_TASKS = """
-INSERT INTO pgtask_tasks (queue, task_type, payload, priority, run_at, idempotency_key,
-                          max_attempts, target_url)
-VALUES {rows}
-"""
-# run_at: the given moment, else the database's now plus the delay (microseconds, or 0).
-TASK_ROW = """(%s, %s, %s, %s,
-  COALESCE(%s, UTC_TIMESTAMP(6) + INTERVAL COALESCE(%s, 0) MICROSECOND), %s, %s, %s)"""
-
-# The key's primary key settles races: a concurrent caller waits on the winner's row, and
-# once the winner commits its INSERT IGNORE does nothing; the locking read then sees the
-# winner's row even under REPEATABLE READ, whatever snapshot the caller's transaction holds.
-CLAIM_KEY = "INSERT IGNORE INTO pgtask_idempotency_keys (queue, `key`, task_id) VALUES (%s, %s, 0)"
-KEY_OWNER = """
-SELECT task_id FROM pgtask_idempotency_keys WHERE queue = %s AND `key` = %s LOCK IN SHARE MODE
-"""
-AUTO_INCREMENT_STEP = "SELECT @@auto_increment_increment"
-SET_KEY_OWNER = "UPDATE pgtask_idempotency_keys SET task_id = %s WHERE queue = %s AND `key` = %s"
 
 # -- operations --------------------------------------------------------------------------
 
@@ -254,34 +239,16 @@ RELEASE_MAINTENANCE_LOCK = "DO RELEASE_LOCK(CONCAT('pgtask.maintain.', MD5(DATAB
 SESSION_SETUP = ("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",)
 
 
+def one(cur: Cursor) -> tuple[Any, ...]:
+    """The row of a statement that always returns one (a clock, a lock, a count)."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("expected one row, got none")
+    return row
+
+
 def in_list(n: int) -> str:
     """The placeholders of an IN (...) list of n values."""
     if n < 1:
         raise ValueError("an IN list needs at least one value")
     return ", ".join(["%s"] * n)
-
-
-def split_script(text: str) -> list[str]:
-    """The statements of a .sql file written for the mysql client.
-
-    Honours DELIMITER lines (so procedure bodies keep their semicolons) and drops whole-line
-    "--" comments; a statement ends where a line ends with the current delimiter.
-    """
-    statements: list[str] = []
-    delimiter, lines = ";", []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not lines and (not stripped or stripped.startswith("--")):
-            continue
-        if stripped.upper().startswith("DELIMITER "):
-            delimiter = stripped.split(None, 1)[1]
-            continue
-        lines.append(line)
-        if stripped.endswith(delimiter) and not stripped.startswith("--"):
-            statement = "\n".join(lines).rstrip()[: -len(delimiter)].strip()
-            if statement:
-                statements.append(statement)
-            lines = []
-    if "".join(lines).strip():
-        raise ValueError(f"unterminated statement at the end of the script: {lines[0][:60]!r}")
-    return statements

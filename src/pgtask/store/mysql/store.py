@@ -1,103 +1,73 @@
 """The MySQL / MariaDB store: the same Store as Postgres, over PyMySQL.
 
 PyMySQL is a blocking driver, so the event loop never calls it: every operation is one
-transaction (mysql_claim, mysql_tx, mysql_enqueue) run on a small thread pool of our own, each thread holding one
-connection. Our own pool, not the loop's default executor, because the runtime runs sync
-handlers in threads too, and a slow handler must never delay a heartbeat or a claim.
-Threads cost one OS thread and one connection each, which is what a connection pool costs
-anyway; the round trips, not the thread hops (~50 us), bound the rate (see bench/).
+transaction (claim.py, tx.py, enqueue.py) run on a small thread pool of our own, each thread
+holding one connection. Our own pool, not the loop's default executor, because the runtime
+runs sync handlers in threads too, and a slow handler must never delay a heartbeat or a
+claim. Threads cost one OS thread and one connection each, which is what a connection pool
+costs anyway; the round trips, not the thread hops (~50 us), bound the rate (see bench/).
 
-No LISTEN/NOTIFY on MySQL: supports_notify is False and the runner polls with
-pgtask.worker.polling.AdaptivePolling.
+No LISTEN/NOTIFY on MySQL, nor schedules, the HTTP journal, groups, the done-stream, the web
+app or vacuuming: `capabilities` is empty, the runner polls with
+pgtask.worker.polling.AdaptivePolling, and what needs a capability raises Unsupported.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 from uuid import UUID
 
 import pymysql
-from pymysql.constants import CLIENT, FIELD_TYPE
-from pymysql.converters import conversions, convert_datetime
+from pymysql.connections import Connection
+from pymysql.constants import CLIENT
 
-from pgtask.config import backend_of, redact_dsn
-from pgtask.errors import ConfigError
-from pgtask.models import ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
+from pgtask.config import redact_dsn
+from pgtask.errors import ConfigError, DatabaseUnavailable
+from pgtask.models import (
+    Backend,
+    ClaimedTask,
+    EnqueueRequest,
+    Finished,
+    HttpAttempt,
+    LogLine,
+    Outcome,
+    QueuePolicy,
+    WorkerInfo,
+)
+from pgtask.store.base import Capability, Listener, require
 from pgtask.store.mysql import tx as mysql_tx
 from pgtask.store.mysql.claim import claim
+from pgtask.store.mysql.connect import CONVERSIONS, connect, connect_params
 from pgtask.store.mysql.enqueue import enqueue_on
+from pgtask.store.mysql.errors import (
+    CONNECTION_LOST,
+    ER_LOCK_DEADLOCK,
+    ER_LOCK_WAIT_TIMEOUT,
+    error_code,
+    is_lost,
+    translated,
+)
 from pgtask.store.mysql.sql import SESSION_SETUP
 
-__all__ = ["MySQLStore", "connect", "connect_params", "enqueue_on"]
+# Re-exported: the callers of an earlier layout import these from here.
+__all__ = ["CONNECTION_LOST", "CONVERSIONS", "MySQLStore", "connect", "connect_params",
+           "enqueue_on"]
 
 T = TypeVar("T")
-ER_LOCK_DEADLOCK = 1213  # InnoDB rolled the whole transaction back: safe to run it again
+P = ParamSpec("P")
 DEADLOCK_ATTEMPTS = 3
-# Errors that mean the connection is gone (can't connect, gone away, lost, killed, server
-# shutting down, idle timeout): surfaced as ConnectionError, which the runner retries.
-CONNECTION_LOST = {2003, 2006, 2013, 2055, 1053, 1927, 4031}
-ER_LOCK_WAIT_TIMEOUT = 1205  # surfaced as TimeoutError, which the runner retries too
-
-
-def _datetime(text: str) -> datetime | str:
-    """DATETIME columns, 20x faster than PyMySQL's regex (a claim reads several per task)."""
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:  # zero dates and other oddities: PyMySQL's own handling
-        return convert_datetime(text)
-
-
-CONVERSIONS = {**conversions, FIELD_TYPE.DATETIME: _datetime}
-_URL_OPTIONS = {"unix_socket": str, "connect_timeout": int, "ssl_ca": str, "ssl_cert": str,
-                "ssl_key": str}
-
-
-def connect_params(dsn: str) -> dict[str, Any]:
-    """PyMySQL connect() arguments from mysql://user:password@host:port/database?options."""
-    if backend_of(dsn) != "mysql" or "://" not in dsn:
-        raise ConfigError(f"not a MySQL URL: {redact_dsn(dsn)}")
-    parts = urlsplit(dsn)
-    database = unquote(parts.path.lstrip("/"))
-    if not database:
-        raise ConfigError(f"no database name in {redact_dsn(dsn)}: use mysql://user:pass@host/dbname")
-    try:
-        port = parts.port or 3306
-    except ValueError:
-        raise ConfigError(f"bad port in {redact_dsn(dsn)}") from None
-    params: dict[str, Any] = {
-        "host": parts.hostname or "localhost", "port": port, "database": database,
-        "user": unquote(parts.username) if parts.username else None,
-        "password": unquote(parts.password) if parts.password else "",
-        "charset": "utf8mb4",
-    }
-    for key, value in parse_qsl(parts.query):
-        if key not in _URL_OPTIONS:
-            raise ConfigError(f"unknown option {key!r} in {redact_dsn(dsn)} "
-                              f"(known: {', '.join(sorted(_URL_OPTIONS))})")
-        params[key] = _URL_OPTIONS[key](value)
-    return params
-
-
-def connect(dsn: str, **overrides: Any) -> pymysql.connections.Connection:
-    """A PyMySQL connection for `dsn`; connection failures become a readable ConfigError."""
-    try:
-        return pymysql.connect(**{**connect_params(dsn), **overrides})
-    except pymysql.err.MySQLError as exc:
-        reason = exc.args[1] if len(exc.args) > 1 else str(exc)
-        raise ConfigError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
 
 
 class MySQLStore:
     """The runtime's view of a MySQL/MariaDB database (see store.base.Store)."""
 
-    backend = "mysql"
-    supports_notify = False
+    backend: Backend = Backend.MYSQL
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, dsn: str, *, max_size: int = 4) -> None:
         self.dsn = dsn
@@ -105,19 +75,19 @@ class MySQLStore:
         self._max_size = max_size
         self._executor: ThreadPoolExecutor | None = None
         self._local = threading.local()
-        self._connections: list[pymysql.connections.Connection] = []
+        self._connections: list[Connection[Any]] = []
         self._lock = threading.Lock()
 
     async def open(self, timeout: float = 15.0) -> None:
         self._executor = ThreadPoolExecutor(self._max_size, thread_name_prefix="pgtask-mysql")
         try:
-            await asyncio.wait_for(self._run(lambda conn: None), timeout)
+            await asyncio.wait_for(self._run(_nothing), timeout)
         except BaseException as exc:
             await self.close()
             where = redact_dsn(self.dsn)
             if isinstance(exc, TimeoutError):
                 raise ConfigError(f"cannot connect to {where} within {timeout:g}s") from None
-            cause = exc.__cause__ if isinstance(exc, ConnectionError) else exc
+            cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) else exc
             if isinstance(cause, pymysql.err.MySQLError):  # refused, access denied, no database
                 raise ConfigError(f"cannot connect to {where}: {cause.args[-1]}") from None
             raise
@@ -133,8 +103,8 @@ class MySQLStore:
 
     # -- the thread side ------------------------------------------------------------------
 
-    def _connection(self) -> pymysql.connections.Connection:
-        conn = getattr(self._local, "conn", None)
+    def _connection(self) -> Connection[Any]:
+        conn: Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = pymysql.connect(**connect_params(self.dsn), autocommit=False,
                                    client_flag=CLIENT.FOUND_ROWS, conv=CONVERSIONS)
@@ -146,37 +116,36 @@ class MySQLStore:
                 self._connections.append(conn)
         return conn
 
-    def _discard(self, conn: pymysql.connections.Connection) -> None:
+    def _discard(self, conn: Connection[Any]) -> None:
         self._local.conn = None
         with self._lock:
             if conn in self._connections:
                 self._connections.remove(conn)
         _close_quietly(conn)
 
-    def _transact(self, operation: Callable[..., T], args: tuple) -> T:
-        """Run `operation(conn, *args)` as one transaction on this thread's connection."""
+    def _transact(self, work: Callable[[Connection[Any]], T]) -> T:
+        """Run `work(conn)` as one transaction on this thread's connection."""
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
             conn = None
             try:
                 conn = self._connection()
-                result = operation(conn, *args)
+                result = work(conn)
                 conn.commit()
                 return result
             except BaseException as exc:
-                code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
-                lost = isinstance(exc, pymysql.err.InterfaceError) or code in CONNECTION_LOST
+                lost = is_lost(exc)
                 if conn is not None:
                     self._end(conn, lost)
                 if lost:
-                    raise ConnectionError(f"MySQL connection to {redact_dsn(self.dsn)} lost: "
-                                          f"{exc}") from exc
-                if code == ER_LOCK_WAIT_TIMEOUT:
-                    raise TimeoutError(f"MySQL lock wait timeout: {exc}") from exc
-                if code != ER_LOCK_DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
+                    raise DatabaseUnavailable(f"MySQL connection to {redact_dsn(self.dsn)} "
+                                              f"lost: {exc}") from exc
+                if error_code(exc) == ER_LOCK_WAIT_TIMEOUT:
+                    raise DatabaseUnavailable(f"MySQL lock wait timeout: {exc}") from exc
+                if error_code(exc) != ER_LOCK_DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
 
-    def _end(self, conn: pymysql.connections.Connection, lost: bool) -> None:
+    def _end(self, conn: Connection[Any], lost: bool) -> None:
         """After a failure: roll back, or drop a dead connection (the next call reconnects)."""
         if not lost:
             try:
@@ -186,23 +155,33 @@ class MySQLStore:
                 pass
         self._discard(conn)
 
-    async def _run(self, operation: Callable[..., T], *args: Any) -> T:
+    async def _run(self, operation: Callable[Concatenate[Connection[Any], P], T],
+                   *args: P.args, **kwargs: P.kwargs) -> T:
+        """`operation(conn, *args, **kwargs)` in one transaction on the store's threads."""
         if self._executor is None:
             raise RuntimeError("MySQLStore is not open: await store.open() first")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transact, operation, args)
+        with translated():
+            return await loop.run_in_executor(
+                self._executor, self._transact, lambda conn: operation(conn, *args, **kwargs))
 
-    # -- the Store protocol ---------------------------------------------------------------
+    def _refuse(self, capability: Capability) -> NoReturn:
+        require(self, capability)
+        raise AssertionError(f"MySQLStore declares {capability.name} but does not implement it")
+
+    # -- claim, finish, heartbeat, workers -------------------------------------------------
 
     async def claim(self, queues: Sequence[str] | None, worker_id: str, batch: int,
                     task_types: Sequence[str] | None,
                     with_targets: bool = False) -> list[ClaimedTask]:
         return await self._run(claim, queues, worker_id, batch, task_types, with_targets)
 
-    async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> set[int]:
+    async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> Finished:
+        """Record outcomes and logs in one transaction. No next_due_in: the adaptive poll
+        comes back soon enough after a requeue."""
         if not outcomes and not logs:
-            return set()
-        return await self._run(mysql_tx.finish, outcomes, logs)
+            return Finished(set())
+        return Finished(await self._run(mysql_tx.finish, outcomes, logs))
 
     async def heartbeat(self, worker_id: str, held: Sequence[tuple[int, UUID]]) -> set[int]:
         return await self._run(mysql_tx.heartbeat, worker_id, held)
@@ -212,6 +191,14 @@ class MySQLStore:
 
     async def deregister_worker(self, worker_id: str) -> None:
         await self._run(mysql_tx.deregister_worker, worker_id)
+
+    async def set_worker_waiting(self, worker_id: str, waiting: bool) -> None:
+        self._refuse(Capability.NOTIFY)  # only NOTIFY wakes a waiting worker
+
+    def listener(self, channels: Sequence[str]) -> Listener:
+        self._refuse(Capability.NOTIFY)
+
+    # -- maintenance, enqueue, operations -------------------------------------------------
 
     async def maintain(self, retention: timedelta | None) -> None:
         await self._run(mysql_tx.maintain, retention)
@@ -223,8 +210,6 @@ class MySQLStore:
     async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]:
         return await self._run(enqueue_on, requests)
 
-    # -- operations (pgtask.cancel_task, retry_task, prune on Postgres) -------------------
-
     async def cancel(self, task_id: int, reason: str | None = None) -> bool:
         return await self._run(mysql_tx.cancel, task_id, reason)
 
@@ -234,8 +219,25 @@ class MySQLStore:
     async def prune(self, older_than: timedelta) -> int:
         return await self._run(mysql_tx.prune, older_than)
 
+    # -- HTTP targets: per-task target URLs work, with no journal and no queue policies ----
 
-def _close_quietly(conn: pymysql.connections.Connection) -> None:
+    async def queue_policies(self, names: Sequence[str] | None = None) -> dict[str, QueuePolicy]:
+        self._refuse(Capability.HTTP_JOURNAL)
+
+    async def attempt_history(self, task_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+        self._refuse(Capability.HTTP_JOURNAL)
+
+    async def record_http_attempts(self, attempts: Sequence[HttpAttempt],
+                                   rates: Mapping[str, float | None] | None = None
+                                   ) -> datetime | None:
+        self._refuse(Capability.HTTP_JOURNAL)
+
+
+def _nothing(conn: Connection[Any]) -> None:
+    """Opening: prove a connection can be made (and its session set up)."""
+
+
+def _close_quietly(conn: Connection[Any]) -> None:
     try:
         conn.close()
     except Exception:  # already closed or the socket is dead; nothing to save

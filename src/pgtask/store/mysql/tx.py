@@ -1,11 +1,11 @@
 """The MySQL store's operations, each a few statements inside one transaction.
 
-Every function here (and in mysql_claim, mysql_enqueue) takes a PyMySQL connection whose
+Every function here (and in claim.py, enqueue.py) takes a PyMySQL connection whose
 transaction is open (autocommit off) and leaves committing to its caller: MySQLStore
 commits, or rolls back on error. Rows are read as tuples whatever cursor class the
 connection defaults to (a caller's may use DictCursor). The clock is the database's
 (UTC_TIMESTAMP, read once per transaction); the decisions between statements are the pure
-functions of mysql_rules.
+functions of rules.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import random
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from pymysql.connections import Connection
 from pymysql.cursors import Cursor
 
 from pgtask.models import LogLine, Outcome, WorkerInfo
@@ -30,10 +32,11 @@ from pgtask.store.mysql.rules import (
     resolve_rescue,
     sql_time,
 )
+from pgtask.store.mysql.sql import one
 
 # -- moving tasks on: finish, rescue, cancel ---------------------------------------------
 
-def _move(cur, transitions: Sequence[Transition], now: datetime) -> None:
+def _move(cur: Cursor, transitions: Sequence[Transition], now: datetime) -> None:
     """Archive the finished (one INSERT + one DELETE) and requeue the rest (one UPDATE)."""
     doc = json.dumps([t.doc() for t in transitions])
     if any(t.state != "queued" for t in transitions):
@@ -43,13 +46,13 @@ def _move(cur, transitions: Sequence[Transition], now: datetime) -> None:
         cur.execute(q.REQUEUE, (doc,))
 
 
-def _retry_policies(cur, names: Iterable[str]) -> dict[str, RetryPolicy]:
-    names = sorted(set(names))
+def _retry_policies(cur: Cursor, queues: Iterable[str]) -> dict[str, RetryPolicy]:
+    names = sorted(set(queues))
     cur.execute(q.RETRY_POLICIES.format(names=q.in_list(len(names))), names)
     return {row[0]: RetryPolicy(*row[1:]) for row in cur.fetchall()}
 
 
-def finish(conn, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = (),
+def finish(conn: Connection[Any], outcomes: Sequence[Outcome], logs: Sequence[LogLine] = (),
            noise: Callable[[], float] = random.random) -> set[int]:
     """Record outcomes fenced by their lease tokens; return the ids that were still held."""
     for outcome in outcomes:
@@ -70,7 +73,8 @@ def finish(conn, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = (),
         held = {r[0]: HeldRow(*r[:5]) for r in rows}
         failing = {held[o.id].queue for o in outcomes if o.id in held and o.kind == "failed"}
         policies = _retry_policies(cur, failing) if failing else {}
-        transitions, seen = [], set()
+        transitions: list[Transition] = []
+        seen: set[int] = set()
         for o in outcomes:
             if o.id in held and o.id not in seen:
                 seen.add(o.id)
@@ -80,7 +84,7 @@ def finish(conn, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = (),
         return set(held)
 
 
-def rescue(cur, now: datetime) -> int:
+def rescue(cur: Cursor, now: datetime) -> int:
     """Requeue (or bury) tasks whose lease ran out; forget long-silent workers."""
     cur.execute(q.LOCK_EXPIRED, (now,))
     rows = [HeldRow(*r) for r in cur.fetchall()]
@@ -91,7 +95,7 @@ def rescue(cur, now: datetime) -> int:
     return len(rows)
 
 
-def cancel(conn, task_id: int, reason: str | None = None) -> bool:
+def cancel(conn: Connection[Any], task_id: int, reason: str | None = None) -> bool:
     """Stop a queued or running task (its worker learns at its next heartbeat).
 
     False: the task had already finished (or never existed).
@@ -105,7 +109,7 @@ def cancel(conn, task_id: int, reason: str | None = None) -> bool:
         return True
 
 
-def retry(conn, task_id: int) -> bool:
+def retry(conn: Connection[Any], task_id: int) -> bool:
     """Requeue a dead or cancelled task with fresh attempts; False if it is neither."""
     with conn.cursor(Cursor) as cur:
         cur.execute(q.LOCK_FINISHED, (task_id,))
@@ -118,25 +122,26 @@ def retry(conn, task_id: int) -> bool:
         return True
 
 
-def prune(conn, older_than: timedelta) -> int:
+def prune(conn: Connection[Any], older_than: timedelta) -> int:
     """Forget finished tasks older than `older_than`, with their keys and logs."""
     with conn.cursor(Cursor) as cur:
         cur.execute(q.PRUNE_CUTOFF, (older_than // timedelta(microseconds=1),))
-        cutoff = cur.fetchone()[0]
+        cutoff = one(cur)[0]
         cur.execute(q.PRUNE_KEYS, (cutoff,))
         cur.execute(q.PRUNE_LOGS, (cutoff,))
-        return cur.execute(q.PRUNE_HISTORY, (cutoff,))
+        pruned: int = cur.execute(q.PRUNE_HISTORY, (cutoff,))
+        return pruned
 
 
-def maintain(conn, retention: timedelta | None) -> None:
+def maintain(conn: Connection[Any], retention: timedelta | None) -> None:
     """Rescue expired leases and prune history, unless another process is doing it."""
     with conn.cursor(Cursor) as cur:
         cur.execute(q.TRY_MAINTENANCE_LOCK)
-        if not cur.fetchone()[0]:
+        if not one(cur)[0]:
             return
         try:
             cur.execute(q.NOW)
-            rescue(cur, cur.fetchone()[0])
+            rescue(cur, one(cur)[0])
             if retention is not None:
                 prune(conn, retention)
             conn.commit()
@@ -146,7 +151,8 @@ def maintain(conn, retention: timedelta | None) -> None:
 
 # -- heartbeat and workers ---------------------------------------------------------------
 
-def heartbeat(conn, worker_id: str, held: Sequence[tuple[int, uuid.UUID]]) -> set[int]:
+def heartbeat(conn: Connection[Any], worker_id: str,
+              held: Sequence[tuple[int, uuid.UUID]]) -> set[int]:
     """Extend the leases held; return the ids no longer held (rescued, cancelled, stolen)."""
     with conn.cursor(Cursor) as cur:
         cur.execute(q.TOUCH_WORKER, (len(held), worker_id))
@@ -160,7 +166,7 @@ def heartbeat(conn, worker_id: str, held: Sequence[tuple[int, uuid.UUID]]) -> se
         return {i for i, _ in held} - {row[0] for row in cur.fetchall()}
 
 
-def register_worker(conn, info: WorkerInfo) -> None:
+def register_worker(conn: Connection[Any], info: WorkerInfo) -> None:
     with conn.cursor(Cursor) as cur:
         cur.execute(q.REGISTER_WORKER, (
             info.id, info.host, info.pid,
@@ -169,7 +175,7 @@ def register_worker(conn, info: WorkerInfo) -> None:
             info.concurrency))
 
 
-def deregister_worker(conn, worker_id: str) -> None:
+def deregister_worker(conn: Connection[Any], worker_id: str) -> None:
     with conn.cursor(Cursor) as cur:
         cur.execute(q.DEREGISTER_WORKER, (worker_id,))
 

@@ -1,5 +1,6 @@
 """psycopg's errors as pgtask's: DatabaseUnavailable when the server cannot be reached,
-Refused when it refuses a value. Every store method runs inside `translated()`."""
+Refused when it refuses a value. Every store method runs inside `translated()`; a LISTEN
+session, which only ever listens, inside `session_errors()`."""
 
 from __future__ import annotations
 
@@ -37,4 +38,14 @@ def translated() -> Iterator[None]:
     except REFUSALS as exc:
         raise Refused(refusal_message(exc)) from exc
     except UNAVAILABLE as exc:
+        raise DatabaseUnavailable(unavailable_message(exc)) from exc
+
+
+@contextmanager
+def session_errors() -> Iterator[None]:
+    """For a session that only listens: whatever the driver raises, the session is over and
+    the caller reconnects (a listening loop must survive anything the server does)."""
+    try:
+        yield
+    except (psycopg.Error, OSError) as exc:
         raise DatabaseUnavailable(unavailable_message(exc)) from exc

@@ -1,15 +1,16 @@
 """The SQL of HTTP delivery (Postgres): queue dispatch policies, the attempt journal, the
-shared adaptive rates. Functions over a PostgresStore's psycopg pool (store._pool)."""
+shared adaptive rates. PostgresStore's implementation of those Store methods: functions over
+its pool, called (inside its error translation) only from store.py."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-
-from psycopg_pool import AsyncConnectionPool
+from typing import Any
 
 from pgtask.models import Backoff, HttpAttempt, QueuePolicy
+from pgtask.store.postgres.pool import Pool, scalar
 
 POLICIES = """
 select name, target_url, dispatch_deadline, concurrency_limit, rate_limit, rate_burst,
@@ -33,7 +34,7 @@ select a.task_id, count(a.status)::integer,
 """
 
 
-def _policy(row: tuple) -> QueuePolicy:
+def _policy(row: tuple[Any, ...]) -> QueuePolicy:
     (name, target_url, deadline, concurrency, rate, burst, max_attempts, min_backoff,
      max_backoff, doublings, dispatch_rate, dispatch_rate_at, workers) = row
     return QueuePolicy(name, target_url, deadline, concurrency, rate, burst, max_attempts,
@@ -41,7 +42,7 @@ def _policy(row: tuple) -> QueuePolicy:
                        dispatch_rate_at, max(1, workers))
 
 
-async def queue_policies(pool: AsyncConnectionPool,
+async def queue_policies(pool: Pool,
                          names: Sequence[str] | None = None) -> dict[str, QueuePolicy]:
     """The dispatch policy of each named queue that exists (every queue when names is None)."""
     async with pool.connection() as conn:
@@ -49,7 +50,7 @@ async def queue_policies(pool: AsyncConnectionPool,
         return {row[0]: _policy(row) for row in await cur.fetchall()}
 
 
-async def attempt_history(pool: AsyncConnectionPool,
+async def attempt_history(pool: Pool,
                           task_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
     """task id -> (attempts that got an HTTP answer, the last status) from the journal."""
     async with pool.connection() as conn:
@@ -57,7 +58,7 @@ async def attempt_history(pool: AsyncConnectionPool,
         return {task_id: (count, last) for task_id, count, last in await cur.fetchall()}
 
 
-async def record_http_attempts(pool: AsyncConnectionPool, attempts: Sequence[HttpAttempt],
+async def record_http_attempts(pool: Pool, attempts: Sequence[HttpAttempt],
                                rates: Mapping[str, float | None] | None = None
                                ) -> datetime | None:
     """Journal the attempts and publish changed adaptive rates in one round trip. Returns the
@@ -74,4 +75,5 @@ async def record_http_attempts(pool: AsyncConnectionPool, attempts: Sequence[Htt
             if not rates:
                 return None
             cur = await conn.execute(SET_RATES, (list(rates), list(rates.values())))
-        return (await cur.fetchone())[0]
+        stamped: datetime | None = await scalar(cur)
+    return stamped

@@ -1,33 +1,50 @@
-"""The Postgres store: the runtime's only way into the database.
+"""The Postgres store: the runtime's only way into the database (store.base.Store).
 
 Every call is one round trip to one PL/pgSQL function (see sql/postgres/pgtask.sql).
 Connections come from a small psycopg pool in autocommit mode: each call is its own
-transaction, so no lock outlives the statement that took it.
+transaction, so no lock outlives the statement that took it. Every call runs inside
+errors.translated(): callers see DatabaseUnavailable and Refused, never a psycopg class.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-import psycopg
-from psycopg import sql
+from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from pgtask.config import redact_dsn
 from pgtask.errors import ConfigError
-from pgtask.models import ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
+from pgtask.models import (
+    Backend,
+    ClaimedTask,
+    EnqueueRequest,
+    Finished,
+    HttpAttempt,
+    LogLine,
+    Outcome,
+    QueuePolicy,
+    WorkerInfo,
+)
+from pgtask.store.base import Capability
 from pgtask.store.locks import MAINTENANCE_LOCK_KEY, VACUUM_LOCK_KEY
+from pgtask.store.postgres import http
+from pgtask.store.postgres.enqueue import aenqueue_on, enqueue_on
+from pgtask.store.postgres.errors import translated
+from pgtask.store.postgres.listen import KEEPALIVES, PostgresListener
+from pgtask.store.postgres.pool import Row, make_pool, scalar
+
+# Re-exported: the callers of an earlier layout import these from here.
+__all__ = ["CLAIM", "FINISH", "KEEPALIVES", "PostgresListener", "PostgresStore", "aenqueue_on",
+           "enqueue_on"]
 
 log = logging.getLogger("pgtask.worker")
-
-# Seconds of silence before the kernel probes a TCP connection, and how hard it probes:
-# a half-open socket is noticed in about 5 + 2 * 3 = 11 s even without our own ping.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 
 CLAIM = """
 select c.id, c.queue, c.task_type, c.payload, c.attempt,
@@ -55,6 +72,8 @@ SET_WAITING = "select pgtask.set_worker_waiting(%s, %s)"
 TRY_MAINTENANCE_LOCK = "select pg_try_advisory_xact_lock(%s)"
 RESCUE = "select pgtask.rescue_tasks()"
 PRUNE = "select pgtask.prune(%s)"
+CANCEL = "select pgtask.cancel_task(%s, %s)"
+RETRY = "select pgtask.retry_task(%s)"
 # A session-level lock (VACUUM cannot run inside a transaction): one vacuum at a time.
 TRY_VACUUM_LOCK = "select pg_try_advisory_lock(%s)"
 VACUUM_UNLOCK = "select pg_advisory_unlock(%s)"
@@ -67,154 +86,22 @@ VACUUM_HOT_TABLE = {True: "vacuum pgtask.tasks", False: "vacuum (truncate false)
 # database owner or a superuser): VACUUM would only warn otherwise, every time.
 MAY_VACUUM = """
 select r.rolsuper or pg_has_role(c.relowner, 'USAGE')
-       or pg_has_role((select datdba from pg_database where datname = current_database()), 'USAGE')
+       or pg_has_role((select datdba from pg_database where datname = current_database()),
+                      'USAGE')
   from pg_class c, pg_roles r
  where c.oid = 'pgtask.tasks'::regclass and r.rolname = current_user
 """
-# Many tasks travel as one JSON array, unpacked in SQL: serialising one document costs the
-# client ~3-4 us a task, against 11-18 us for eleven parallel arrays dumped element by
-# element (20,000 tasks, side by side). run_at falls back to the database clock plus the
-# request's delay: no client clock involved.
-#
-# The arrays are aggregated from a subquery sorted by position, the form PostgreSQL's manual
-# gives for ordered aggregate input with no join above it: an "order by" inside each of the
-# ten array_agg calls sorted the rows ten times on PostgreSQL 15 (~1 us a task of ~10).
-ENQUEUE_MANY = """
-select pgtask.enqueue_tasks(
-  array_agg(r.task_type), array_agg(coalesce(r.payload, '{}')), array_agg(r.queue),
-  array_agg(coalesce(r.run_at, now() + r.delay)), array_agg(r.priority),
-  array_agg(r.idempotency_key), array_agg(r.max_attempts), array_agg(r.target_url),
-  array_agg(r.on_success), array_agg(r.on_failure))
-  from (select * from rows from (jsonb_to_recordset(%s::text::jsonb) as (
-          task_type text, payload jsonb, queue text, run_at timestamptz, delay interval,
-          priority integer, idempotency_key text, max_attempts integer, target_url text,
-          on_success jsonb, on_failure jsonb))
-        with ordinality as r(task_type, payload, queue, run_at, delay, priority,
-                             idempotency_key, max_attempts, target_url, on_success,
-                             on_failure, n)
-        order by r.n) r
-"""
-# One task: a plain call, no arrays to build and unnest (the common case of enqueue()).
-ENQUEUE_ONE = """
-select pgtask.enqueue_task(%s, %s::text::jsonb, %s, coalesce(%s::timestamptz, now() + %s::interval),
-                           %s, %s, %s, %s, %s::text::jsonb, %s::text::jsonb)
-"""
-PING = "select 1"
-
-
-def _document(requests: Sequence[EnqueueRequest]) -> str:
-    """The JSON array ENQUEUE_MANY unpacks; fields left at their defaults are left out
-    (enqueue_tasks reads a missing queue as 'default' and a missing priority as 0)."""
-    rows = []
-    for r in requests:
-        row = {"task_type": r.task_type, "payload": r.payload}
-        if r.queue != "default":
-            row["queue"] = r.queue
-        if r.priority:
-            row["priority"] = r.priority
-        if r.run_at is not None:
-            row["run_at"] = r.run_at.isoformat()
-        if r.delay is not None:
-            row["delay"] = f"{r.delay.total_seconds()} seconds"
-        for name in ("idempotency_key", "max_attempts", "target_url", "on_success",
-                     "on_failure"):
-            value = getattr(r, name)
-            if value is not None:
-                row[name] = value
-        rows.append(row)
-    return json.dumps(rows, separators=(",", ":"))
-
-
-def _statement(requests: Sequence[EnqueueRequest]) -> tuple[str, tuple]:
-    """ENQUEUE_ONE for a single task, ENQUEUE_MANY (parallel arrays) for more."""
-    if len(requests) > 1:
-        return ENQUEUE_MANY, (_document(requests),)
-    r = requests[0]
-    return ENQUEUE_ONE, (
-        r.task_type, json.dumps(r.payload, separators=(",", ":")), r.queue, r.run_at, r.delay,
-        r.priority, r.idempotency_key, r.max_attempts, r.target_url,
-        None if r.on_success is None else json.dumps(r.on_success, separators=(",", ":")),
-        None if r.on_failure is None else json.dumps(r.on_failure, separators=(",", ":")))
-
-
-def _first_column(rows: list) -> list:
-    """Column one of each row, whatever row factory the caller's connection uses."""
-    if rows and isinstance(rows[0], Mapping):
-        return [next(iter(row.values())) for row in rows]
-    return [row[0] for row in rows]
-
-
-def enqueue_on(conn: psycopg.Connection, requests: Sequence[EnqueueRequest]) -> list[int]:
-    """Enqueue on the caller's own connection, inside whatever transaction it has open."""
-    if not requests:
-        return []
-    with conn.cursor() as cur:
-        cur.execute(*_statement(requests))
-        return _first_column(cur.fetchall())
-
-
-async def aenqueue_on(conn: psycopg.AsyncConnection,
-                      requests: Sequence[EnqueueRequest]) -> list[int]:
-    """enqueue_on for an async connection."""
-    if not requests:
-        return []
-    async with conn.cursor() as cur:
-        await cur.execute(*_statement(requests))
-        return _first_column(await cur.fetchall())
-
-
-class PostgresListener:
-    """One LISTEN connection. Reconnection and health policy live in pgtask.worker.listener."""
-
-    def __init__(self, dsn: str, channels: Sequence[str]) -> None:
-        self._dsn = dsn
-        self._channels = list(channels)
-        self._conn: psycopg.AsyncConnection | None = None
-
-    async def connect(self, timeout: float) -> None:
-        self._conn = await psycopg.AsyncConnection.connect(
-            self._dsn, autocommit=True, connect_timeout=max(1, int(timeout)),
-            application_name="pgtask-listener", **KEEPALIVES
-        )
-        for channel in self._channels:
-            await self._conn.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
-
-    async def receive(self, timeout: float) -> list[tuple[str, str]]:
-        """Notifications that arrive within `timeout` seconds (returns early on the first)."""
-        assert self._conn is not None
-        got = []
-        async for note in self._conn.notifies(timeout=timeout, stop_after=1):
-            got.append((note.channel, note.payload))
-        return got
-
-    async def ping(self) -> None:
-        assert self._conn is not None
-        await self._conn.execute(PING)
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            try:
-                await conn.close()
-            except Exception:  # the connection may already be dead; nothing to save
-                pass
 
 
 class PostgresStore:
-    """The runtime's view of a Postgres database (see store.base.Store)."""
+    """The runtime's view of a Postgres database: it can do everything a Store declares."""
 
-    backend = "postgres"
-    supports_notify = True
-    next_due_in: float | None = None
+    backend: Backend = Backend.POSTGRES
+    capabilities: frozenset[Capability] = frozenset(Capability)
 
     def __init__(self, dsn: str, *, max_size: int = 4) -> None:
         self.dsn = dsn
-        # A short checkout timeout: while the server is away, calls fail within seconds
-        # (and the runner backs off and retries) instead of queueing behind the pool.
-        self._pool = AsyncConnectionPool(
-            dsn, min_size=1, max_size=max_size, open=False, timeout=5.0,
-            kwargs={"autocommit": True},
-        )
+        self._pool = make_pool(dsn, max_size)
         self._may_vacuum: bool | None = None  # asked once, at the first vacuum
 
     async def open(self, timeout: float = 15.0) -> None:
@@ -222,7 +109,8 @@ class PostgresStore:
             await self._pool.open(wait=True, timeout=timeout)
         except PoolTimeout as exc:
             await self._pool.close()
-            raise ConfigError(f"cannot connect to {redact_dsn(self.dsn)} within {timeout:g}s") from exc
+            raise ConfigError(f"cannot connect to {redact_dsn(self.dsn)} "
+                              f"within {timeout:g}s") from exc
 
     async def close(self) -> None:
         await self._pool.close()
@@ -230,31 +118,42 @@ class PostgresStore:
     def listener(self, channels: Sequence[str]) -> PostgresListener:
         return PostgresListener(self.dsn, channels)
 
-    async def claim(self, queues, worker_id, batch, task_types,
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection[Row]]:
+        """A pooled connection; whatever the block raises comes out translated."""
+        with translated():
+            async with self._pool.connection() as conn:
+                yield conn
+
+    async def _call(self, statement: str, *args: object) -> Any:
+        """The one value `statement` returns."""
+        async with self._connection() as conn:
+            return await scalar(await conn.execute(statement, args))
+
+    # -- claim and finish ------------------------------------------------------------------
+
+    async def claim(self, queues: Sequence[str] | None, worker_id: str, batch: int,
+                    task_types: Sequence[str] | None,
                     with_targets: bool = False) -> list[ClaimedTask]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(CLAIM, (queues, worker_id, batch, task_types, with_targets))
             return [ClaimedTask(*row) for row in await cur.fetchall()]
 
-    async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> set[int]:
-        """Record outcomes and logs in one round trip (a pipeline); return the ids still held.
-
-        Also sets `next_due_in`: seconds until the earliest retried or snoozed task is due
-        (None when there is none), so the runner can wake for it instead of waiting for
-        its next poll: a requeue sends no NOTIFY.
-        """
-        self.next_due_in = None
+    async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> Finished:
+        """Record outcomes and logs in one round trip (a pipeline). next_due_in: seconds until
+        the earliest retried or snoozed task is due, so the runner can wake for it instead of
+        waiting for its next poll (a requeue sends no NOTIFY)."""
         if not outcomes and not logs:
-            return set()
+            return Finished(set())
         requeued = [o.id for o in outcomes if o.kind in ("failed", "snoozed")]
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             async with conn.pipeline():
                 if logs:
                     await conn.execute(APPEND_LOGS, (
                         [x.task_id for x in logs], [x.attempt for x in logs],
                         [x.at for x in logs], [x.level for x in logs], [x.message for x in logs]))
                 if not outcomes:
-                    return set()
+                    return Finished(set())
                 cur = await conn.execute(FINISH, (
                     [o.id for o in outcomes], [o.lease_token for o in outcomes],
                     [o.kind for o in outcomes],
@@ -262,34 +161,35 @@ class PostgresStore:
                     [o.error for o in outcomes], [o.delay for o in outcomes]))
                 due = await conn.execute(NEXT_DUE, (requeued,)) if requeued else None
             applied = {row[0] for row in await cur.fetchall()}
-            if due is not None:
-                seconds = (await due.fetchone())[0]
-                self.next_due_in = None if seconds is None else float(seconds)
-            return applied
+            seconds = None if due is None else await scalar(due)
+            return Finished(applied, None if seconds is None else float(seconds))
 
     async def heartbeat(self, worker_id: str, held: Sequence[tuple[int, UUID]]) -> set[int]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute(
                 HEARTBEAT, (worker_id, [i for i, _ in held], [t for _, t in held]))
             return {row[0] for row in await cur.fetchall()}
 
+    # -- workers -------------------------------------------------------------------------
+
     async def register_worker(self, info: WorkerInfo) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(REGISTER, (info.id, info.host, info.pid, info.queues,
                                           info.task_types, info.concurrency))
 
     async def set_worker_waiting(self, worker_id: str, waiting: bool) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(SET_WAITING, (worker_id, waiting))
 
     async def deregister_worker(self, worker_id: str) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(DEREGISTER, (worker_id,))
 
+    # -- maintenance ---------------------------------------------------------------------
+
     async def maintain(self, retention: timedelta | None) -> None:
-        async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))
-            if not (await cur.fetchone())[0]:
+        async with self._connection() as conn, conn.transaction():
+            if not await scalar(await conn.execute(TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))):
                 return  # another worker is doing it
             await conn.execute(RESCUE)
             if retention is not None:
@@ -301,15 +201,14 @@ class PostgresStore:
         A role that may not vacuum it (not its owner) skips this; autovacuum, with the
         table's own thresholds, still does the job.
         """
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             if self._may_vacuum is None:
-                self._may_vacuum = bool((await (await conn.execute(MAY_VACUUM)).fetchone())[0])
+                self._may_vacuum = bool(await scalar(await conn.execute(MAY_VACUUM)))
                 if not self._may_vacuum:
                     log.info("this role may not vacuum pgtask.tasks: autovacuum keeps it small")
             if not self._may_vacuum:
                 return False
-            locked = (await (await conn.execute(TRY_VACUUM_LOCK, (VACUUM_LOCK_KEY,))).fetchone())[0]
-            if not locked:
+            if not await scalar(await conn.execute(TRY_VACUUM_LOCK, (VACUUM_LOCK_KEY,))):
                 return False
             try:
                 await conn.execute(VACUUM_HOT_TABLE[truncate])
@@ -317,6 +216,33 @@ class PostgresStore:
                 await conn.execute(VACUUM_UNLOCK, (VACUUM_LOCK_KEY,))
             return True
 
+    # -- enqueue and operations ------------------------------------------------------------
+
     async def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> list[int]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             return await aenqueue_on(conn, requests)
+
+    async def cancel(self, task_id: int, reason: str | None = None) -> bool:
+        return bool(await self._call(CANCEL, task_id, reason))
+
+    async def retry(self, task_id: int) -> bool:
+        return bool(await self._call(RETRY, task_id))
+
+    async def prune(self, older_than: timedelta) -> int:
+        return int(await self._call(PRUNE, older_than))
+
+    # -- HTTP targets: store/postgres/http.py --------------------------------------------
+
+    async def queue_policies(self, names: Sequence[str] | None = None) -> dict[str, QueuePolicy]:
+        with translated():
+            return await http.queue_policies(self._pool, names)
+
+    async def attempt_history(self, task_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+        with translated():
+            return await http.attempt_history(self._pool, task_ids)
+
+    async def record_http_attempts(self, attempts: Sequence[HttpAttempt],
+                                   rates: Mapping[str, float | None] | None = None
+                                   ) -> datetime | None:
+        with translated():
+            return await http.record_http_attempts(self._pool, attempts, rates)

@@ -5,6 +5,7 @@ HttpDispatcher; the HTTP answer decides the outcome, Cloud Tasks style.
 """
 
 from importlib import import_module
+from typing import Any
 
 from pgtask.signing import (
     InvalidSignature,
@@ -21,7 +22,7 @@ _LAZY = {"HttpConfig": "pgtask.worker.http.config", "HttpDispatcher": "pgtask.wo
          "QueuePolicy": "pgtask.models", "TargetRefused": "pgtask.worker.http.policy"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -61,7 +62,7 @@ class HttpConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, allow: Iterable[str] = (),
-                 secrets_file: str | None = None, **options) -> HttpConfig:
+                 secrets_file: str | None = None, **options: Any) -> HttpConfig:
         """Settings from the environment plus explicit options (e.g. CLI flags)."""
         env = os.environ if env is None else env
         texts = _split(env.get(SECRETS_ENV, ""))

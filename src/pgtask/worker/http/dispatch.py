@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
 from pgtask.models import ClaimedTask, HttpAttempt, QueuePolicy
+from pgtask.store.base import Store
 from pgtask.worker.http.config import HttpConfig, Scrubber
 from pgtask.worker.http.journal import Journal
 from pgtask.worker.http.model import Dispatch
@@ -42,13 +43,12 @@ class HttpDispatcher:
         self._rates: dict[str, AdaptiveRate] = {}
         self._pacers: dict[str, Pacer] = {}
         self._published: dict[str, tuple[float, float | None]] = {}
-        self._shared_seen: dict[str, object] = {}
+        self._shared_seen: dict[str, datetime] = {}
 
-    async def open(self, store=None) -> None:
-        """Start the client; with a Postgres store, also journal attempts and share rates."""
-        postgres = getattr(store, "backend", "") == "postgres"
-        pool = store._pool if postgres else None
-        self._journal = Journal(pool)
+    async def open(self, store: Store | None = None) -> None:
+        """Start the client; with a store that keeps a journal (Capability.HTTP_JOURNAL),
+        also journal attempts and share rates."""
+        self._journal = Journal(store)
         self._journal.start()
         self._clients = ClientPool(max_connections=self.config.max_connections,
                                    verify=self.config.verify_tls,

@@ -3,7 +3,10 @@ written in the background in batches, and the previous attempts of a retried tas
 
 Writes linger a few milliseconds so that many dispatches share one round trip; a task's
 journal row lands at most about LINGER after its outcome. With no database (unit tests, or a
-backend without a journal) attempts are only remembered in memory.
+backend without Capability.HTTP_JOURNAL) attempts are only remembered in memory.
+
+Not a runner service: it lives as long as its dispatcher, which closes it (a last flush)
+after the worker's last outcome.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from datetime import datetime
 
 from pgtask.models import HttpAttempt
-from pgtask.store.postgres.http import attempt_history, record_http_attempts
+from pgtask.store.base import Capability, Store
 
 log = logging.getLogger("pgtask.worker.http")
 
@@ -22,20 +26,25 @@ MAX_BUFFERED = 10_000   # attempts kept while the database is unreachable
 REMEMBERED = 10_000     # tasks whose latest attempt is kept in memory
 
 
+History = tuple[int, int | None]  # (attempts that got an answer, the last status)
+
+
 class Journal:
-    def __init__(self, pool=None) -> None:
-        self._pool = pool  # a psycopg AsyncConnectionPool, or None
+    def __init__(self, store: Store | None = None) -> None:
+        # The store when it keeps a journal; else attempts live in memory only.
+        self._store = (store if store is not None
+                       and Capability.HTTP_JOURNAL in store.capabilities else None)
         self._attempts: list[HttpAttempt] = []
         self._rates: dict[str, float | None] = {}
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._lookup_task: asyncio.Task | None = None
-        self._lookups: dict[int, list[asyncio.Future]] = {}
-        self._memory: OrderedDict[int, tuple[int, int | None]] = OrderedDict()
-        self.rates_stamped_at = None  # database time of our last published rates
+        self._task: asyncio.Task[None] | None = None
+        self._lookup_task: asyncio.Task[None] | None = None
+        self._lookups: dict[int, list[asyncio.Future[History]]] = {}
+        self._memory: OrderedDict[int, History] = OrderedDict()
+        self.rates_stamped_at: datetime | None = None  # database time of our last rates
 
     def start(self) -> None:
-        if self._pool is not None:
+        if self._store is not None:
             self._task = asyncio.create_task(self._run(), name="pgtask-http-journal")
 
     async def close(self) -> None:
@@ -52,7 +61,7 @@ class Journal:
         self._memory[attempt.task_id] = (executions, previous)
         while len(self._memory) > REMEMBERED:
             self._memory.popitem(last=False)
-        if self._pool is not None:
+        if self._store is not None:
             self._attempts.append(attempt)
             del self._attempts[:-MAX_BUFFERED]
             self._wake.set()
@@ -61,21 +70,21 @@ class Journal:
         self._rates[queue] = rate
         self._wake.set()
 
-    async def history(self, task_id: int) -> tuple[int, int | None]:
+    async def history(self, task_id: int) -> History:
         """(earlier attempts that got an answer, the last status) for a retried task."""
-        if self._pool is None:
+        if self._store is None:
             return self._memory.get(task_id, (0, None))
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[History] = asyncio.get_running_loop().create_future()
         first = not self._lookups
         self._lookups.setdefault(task_id, []).append(future)
         if first:  # one query answers every lookup made before it gets to run
-            self._lookup_task = asyncio.create_task(self._look_up())
+            self._lookup_task = asyncio.create_task(self._look_up(self._store))
         return await future
 
-    async def _look_up(self) -> None:
+    async def _look_up(self, store: Store) -> None:
         lookups, self._lookups = self._lookups, {}
         try:
-            found = await attempt_history(self._pool, list(lookups))
+            found = await store.attempt_history(list(lookups))
         except Exception as exc:  # headers are a courtesy: never fail a dispatch over them
             log.warning("cannot read earlier attempts: %s", type(exc).__name__)
             found = {}
@@ -96,11 +105,11 @@ class Journal:
     async def _flush(self) -> bool:
         """Write what is buffered; False (keeping it buffered) when the database refused."""
         attempts, rates = self._attempts, self._rates
-        if not attempts and not rates:
+        if self._store is None or not attempts and not rates:
             return True
         self._attempts, self._rates = [], {}
         try:
-            stamped = await record_http_attempts(self._pool, attempts, rates)
+            stamped = await self._store.record_http_attempts(attempts, rates)
         except Exception as exc:
             log.warning("cannot record %d HTTP attempts (%s); will retry",
                         len(attempts), type(exc).__name__)

@@ -22,6 +22,9 @@ import httpx
 from pgtask.worker.http.policy import TargetRefused, blocked_address, redact_url
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+# httpcore's socket options (level, name, value), as its backends take them.
+SocketOption = (tuple[int, int, int] | tuple[int, int, bytes | bytearray]
+                | tuple[int, int, None, int])
 # httpcore's pool scans every connection (a poll() syscall each) whenever a request starts or
 # ends, so its cost per request grows with its size. Several small pools used in turn cost
 # less: 50 requests in flight to a no-op server took 3.7-4.7 ms of CPU each through one pool
@@ -32,7 +35,7 @@ CONNECTIONS_PER_CLIENT = 4
 async def system_resolver(host: str, port: int) -> list[str]:
     """Every address `host` resolves to (as the OS resolver answers)."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -44,7 +47,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
-                          socket_options: Iterable | None = None) -> httpcore.AsyncNetworkStream:
+                          socket_options: Iterable[SocketOption] | None = None
+                          ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
                 addresses = await self._resolve(host, port)
@@ -66,7 +70,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 last = exc
         raise last or httpcore.ConnectError(f"{host} resolves to no address")
 
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[SocketOption] | None = None
+                                  ) -> httpcore.AsyncNetworkStream:
         return await self._inner.connect_unix_socket(path, timeout, socket_options)
 
     async def sleep(self, seconds: float) -> None:
@@ -94,12 +100,13 @@ def redact_httpx_logs() -> None:
 class ClientPool:
     """The shared HTTP clients of one worker process, handed out in turn."""
 
-    def __init__(self, *, max_connections: int, verify: bool = True, **options) -> None:
+    def __init__(self, *, max_connections: int, verify: bool = True, guard: bool = True,
+                 resolver: Resolver = system_resolver) -> None:
         count = math.ceil(max_connections / CONNECTIONS_PER_CLIENT)
         size = math.ceil(max_connections / count)
         tls = httpx.create_ssl_context(verify=verify)  # loading the CA bundle takes ~0.1 s
-        self.clients = [make_client(max_connections=size, verify=tls, **options)
-                        for _ in range(count)]
+        self.clients = [make_client(max_connections=size, verify=tls, guard=guard,
+                                    resolver=resolver) for _ in range(count)]
         self._turn = itertools.cycle(self.clients)
 
     def next(self) -> httpx.AsyncClient:
@@ -117,8 +124,14 @@ def make_client(*, max_connections: int, verify: bool | ssl.SSLContext = True,
                           max_keepalive_connections=max_connections)
     transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
     if guard:
-        # httpx has no public hook for the network backend; its transport's pool has one.
-        pool = transport._pool
-        pool._network_backend = GuardedBackend(pool._network_backend, resolver)
+        _guard(transport, resolver)
     redact_httpx_logs()
     return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
+
+
+def _guard(transport: httpx.AsyncHTTPTransport, resolver: Resolver) -> None:
+    """Put the address guard under the transport's connections. httpx has no public hook for
+    the network backend, so this reaches into httpx's own objects (pinned by the tests in
+    tests/http): the transport's httpcore pool, and that pool's backend."""
+    pool = transport._pool
+    pool._network_backend = GuardedBackend(pool._network_backend, resolver)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -89,7 +90,7 @@ def classify_status(status: int, attempt: int, backoff: Backoff, *,
     return Verdict("dead", reason)
 
 
-def _causes(exc: BaseException | None):
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
     """The exception and what caused it: httpx wraps httpcore, which wraps ssl."""
     seen = 0
     while exc is not None and seen < 10:

@@ -1,15 +1,18 @@
 """What the runner needs to serve HTTP queues, in one object.
 
     targets = HttpTargets(HttpConfig.from_env(allow=...))
+    worker = Worker(dsn, registry, config, targets=targets)   # the runner then does:
     await targets.open(store)                  # after the store opens
-    ...                                        # WorkerConfig.services += [targets.service]
+    ...                                        # targets.service runs with the other services
     if targets.serves(claimed):                # in the executor, before handler lookup
         outcome = await targets.run(claimed, stop_reason)
     await targets.close()                      # after the last outcome is flushed
 
 It keeps every queue's dispatch policy, refreshed every `refresh_interval` seconds (and at
 once when a task names a queue it has not seen), so the shared adaptive rate and operator
-changes reach a running worker without a restart.
+changes reach a running worker without a restart. Queue policies live with the journal
+(Capability.HTTP_JOURNAL): without it (MySQL) only tasks with their own target_url go out,
+with the default policy.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ import logging
 import time
 
 from pgtask.models import ClaimedTask, Outcome, QueuePolicy
+from pgtask.store.base import Capability, Store
+from pgtask.worker.executor import StopReason
 from pgtask.worker.http.config import HttpConfig
 from pgtask.worker.http.dispatch import HttpDispatcher
+from pgtask.worker.service import wait_or_stop
 
 log = logging.getLogger("pgtask.worker.http")
 
@@ -30,14 +36,15 @@ class HttpTargets:
         self.dispatcher = HttpDispatcher(config)
         self.refresh_interval = refresh_interval
         self.policies: dict[str, QueuePolicy] = {}
-        self._pool = None
+        self.service = PolicyRefresh(self)
+        self._store: Store | None = None  # None: no queue policies to read
         self._refreshed_at = float("-inf")
         self._opened = asyncio.Event()
 
-    async def open(self, store) -> None:
+    async def open(self, store: Store) -> None:
         await self.dispatcher.open(store)
-        if getattr(store, "backend", "") == "postgres":
-            self._pool = store._pool
+        if Capability.HTTP_JOURNAL in store.capabilities:
+            self._store = store
         await self.refresh()
         self._opened.set()
 
@@ -49,11 +56,9 @@ class HttpTargets:
         await self.dispatcher.close()
 
     async def refresh(self) -> None:
-        if self._pool is None:
+        if self._store is None:
             return
-        from pgtask.store.postgres.http import queue_policies
-
-        self.policies = await queue_policies(self._pool)
+        self.policies = await self._store.queue_policies()
         self._refreshed_at = time.monotonic()
 
     def http_queues(self) -> list[str]:
@@ -65,7 +70,8 @@ class HttpTargets:
         policy = self.policies.get(claimed.queue)
         return bool(claimed.target_url or (policy is not None and policy.target_url))
 
-    async def run(self, claimed: ClaimedTask, stop_reason: dict) -> Outcome | None:
+    async def run(self, claimed: ClaimedTask,
+                  stop_reason: dict[int, StopReason]) -> Outcome | None:
         """Dispatch the task; like Executor.run, None when the worker took it away and a
         released outcome when it was interrupted by shutdown."""
         await self._opened.wait()
@@ -85,14 +91,18 @@ class HttpTargets:
             return None
         return dispatch.outcome(claimed)
 
-    async def service(self, stopping: asyncio.Event) -> None:
-        """A runner background loop: refresh policies until the worker stops."""
+
+class PolicyRefresh:
+    """A worker service: refresh the targets' queue policies until the worker stops."""
+
+    def __init__(self, targets: HttpTargets) -> None:
+        self._targets = targets
+
+    async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
+            await wait_or_stop(stopping, self._targets.refresh_interval)
             try:
-                await asyncio.wait_for(stopping.wait(), self.refresh_interval)
-            except TimeoutError:
-                pass
-            try:
-                await self.refresh()
+                await self._targets.refresh()
             except Exception as exc:  # the database may be away; keep the last policies
-                log.warning("refreshing queue dispatch policies failed (%s)", type(exc).__name__)
+                log.warning("refreshing queue dispatch policies failed (%s)",
+                            type(exc).__name__)
