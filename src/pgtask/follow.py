@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pgtask.errors import DatabaseUnavailable
 from pgtask.models import TaskState
 from pgtask.retry import reconnect_delay
-from pgtask.store import DB_ERRORS
-from pgtask.store.postgres import connect as dedicated
-from pgtask.store.postgres import stream as stream_pg
+from pgtask.store.sessions import open_done_stream
 
 log = logging.getLogger("pgtask.follow")
 NOTIFIED_RETRY = 0.02  # seconds before the first look after a pgtask_done notification
@@ -64,20 +63,22 @@ class DoneTask:
 
 async def follow(dsn: str, after: str | None = None, *, batch: int = 100,
                  poll_interval: float = 1.0, listen: bool = True) -> AsyncIterator[DoneTask]:
-    """Yield finished tasks after cursor `after` (None: the oldest retained), forever."""
+    """Yield finished tasks after cursor `after` (None: the oldest retained), forever.
+
+    Postgres only: on a MySQL DSN, pgtask.errors.Unsupported."""
     if not 1 <= batch <= 10000:
         raise ValueError("batch must be from 1 to 10000")
     cursor = after
     failures = 0
     while True:
         try:
-            async with await dedicated.connect(dsn) as conn:
+            async with open_done_stream(dsn) as stream:
                 if listen:
-                    await stream_pg.listen(conn)
+                    await stream.listen()
                 failures = 0
                 delay = poll_interval
                 while True:
-                    rows = await stream_pg.done_after(conn, cursor, batch)
+                    rows = await stream.done_after(cursor, batch)
                     for row in rows:
                         done = DoneTask.from_row(row)
                         cursor = done.cursor
@@ -86,12 +87,12 @@ async def follow(dsn: str, after: str | None = None, *, batch: int = 100,
                         continue
                     if not rows:
                         delay = min(poll_interval, delay * 2)
-                    if await stream_pg.wait_for_notice(conn, delay):
+                    if await stream.wait_for_notice(delay):
                         # Something finished, but the stream shows it only once every older
                         # transaction has ended: look again soon, then less and less often.
                         delay = NOTIFIED_RETRY
-        except DB_ERRORS as exc:
+        except DatabaseUnavailable as exc:
             log.warning("done-stream follower lost its connection (%s); resuming at %s",
-                        type(exc).__name__, cursor)
+                        exc, cursor)
             await asyncio.sleep(reconnect_delay(failures))
             failures += 1

@@ -20,7 +20,8 @@ def enqueue(db, task_type="a", payload="{}", **kw):
 
 
 def tasks(db):
-    return db.execute("select id, task_type, payload, parent_id from pgtask.tasks order by id").fetchall()
+    return db.execute("select id, task_type, payload, parent_id from pgtask.tasks order by id"
+                      ).fetchall()
 
 
 def test_a_successor_receives_its_predecessors_result(db):
@@ -31,7 +32,8 @@ def test_a_successor_receives_its_predecessors_result(db):
     (b,) = tasks(db)
     assert b["task_type"] == "b" and b["parent_id"] == a
     assert b["payload"] == {"keep": 1, "parent_id": a, "parent_result": {"rows": 42}}
-    row = db.execute("select queue, priority from pgtask.tasks where id = %s", (b["id"],)).fetchone()
+    row = db.execute("select queue, priority from pgtask.tasks where id = %s",
+                     (b["id"],)).fetchone()
     assert row == {"queue": "q2", "priority": 5}
     run_task(db, b["id"], result="done")  # the chain goes on: B -> C
     (c,) = tasks(db)
@@ -58,8 +60,8 @@ def test_a_retried_failure_is_not_the_end_only_the_last_attempt_is(db):
 
 
 def test_a_task_dead_by_lease_runs_on_failure(db):
-    a = scalar(db, "select pgtask.enqueue_task('a', max_attempts => 1, on_failure => %s::jsonb,"
-                   " on_success => %s::jsonb)", ('{"task_type": "alert"}', '{"task_type": "next"}'))
+    scalar(db, "select pgtask.enqueue_task('a', max_attempts => 1, on_failure => %s::jsonb,"
+               " on_success => %s::jsonb)", ('{"task_type": "alert"}', '{"task_type": "next"}'))
     db.execute("select pgtask.claim_task(null, 'w1', 1)")
     assert scalar(db, "select pgtask.rescue_tasks(now() + interval '1 hour')") == 1
     (alert,) = tasks(db)
@@ -80,7 +82,8 @@ def test_rolled_back_enqueue_or_finish_leaves_nothing_behind(dsn, db):
     a = enqueue(db, on_success={"task_type": "b"})
     row = db.execute("select id, lease_token from pgtask.claim_task(null, 'w', 1)").fetchone()
     with psycopg.connect(dsn) as conn:
-        assert conn.execute("select pgtask.complete_task(%s, %s)", (a, row["lease_token"])).fetchone()[0]
+        assert conn.execute("select pgtask.complete_task(%s, %s)",
+                            (a, row["lease_token"])).fetchone()[0]
         conn.rollback()
     assert [t["task_type"] for t in tasks(db)] == ["a"]  # still running, no follow-up
 
@@ -104,7 +107,8 @@ def test_a_huge_result_is_left_out_of_the_followup_payload(db):
 
 @pytest.mark.parametrize("spec, message", [
     ('"b"', "JSON object or an array"), ('[1]', "must be a JSON object"),
-    ('{"task_type": "B"}', "invalid task type"), ('{"task_type": "b", "qeue": "x"}', "unknown follow-up"),
+    ('{"task_type": "B"}', "invalid task type"),
+    ('{"task_type": "b", "qeue": "x"}', "unknown follow-up"),
     ('{"task_type": "b", "on_failure": {"payload": {}}}', "invalid task type"),
     ('{"task_type": "b", "delay": "-1 minute"}', "must not be negative"),
 ])

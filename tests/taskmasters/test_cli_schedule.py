@@ -24,7 +24,8 @@ def test_schedule_commands_round_trip(dsn, db):
     assert run(dsn, "enable", "nightly")[0] == 0
     code, out = run(dsn, "run-now", "nightly")
     task_id = int(out.split()[-1])
-    row = db.execute("select task_type, payload from pgtask.tasks where id = %s", (task_id,)).fetchone()
+    row = db.execute("select task_type, payload from pgtask.tasks where id = %s",
+                     (task_id,)).fetchone()
     assert code == 0 and row == {"task_type": "reports.build", "payload": {"kind": "daily"}}
     assert run(dsn, "rm", "pulse") == (0, "schedule pulse removed\n")
     assert scalar(db, "select array_agg(name) from pgtask.schedules") == ["nightly"]

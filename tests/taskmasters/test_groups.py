@@ -64,7 +64,8 @@ def test_concurrent_finishes_fire_the_followup_exactly_once(dsn, db):
     mix groups in opposite orders (a deadlock, if group rows were locked in any order)."""
     groups = [make_group(db, 24) for _ in range(5)]
     everyone = [m for g in groups for m in members(db, g)]
-    claimed = db.execute("select id, lease_token from pgtask.claim_task(null, 'w', 1000)").fetchall()
+    claimed = db.execute("select id, lease_token from pgtask.claim_task(null, 'w', 1000)"
+                         ).fetchall()
     assert len(claimed) == len(everyone)
     batches = [claimed[i::8] for i in range(8)]
     batches = [b if i % 2 else list(reversed(b)) for i, b in enumerate(batches)]

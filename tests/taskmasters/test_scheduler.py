@@ -14,8 +14,7 @@ import pytest
 
 from pgtask.schedules import ScheduleDef, Timing
 from pgtask.store.locks import SCHEDULER_LOCK_KEY
-from pgtask.store.postgres import connect as dedicated
-from pgtask.store.postgres import schedules as schedules_pg
+from pgtask.store.sessions import open_schedules
 from pgtask.worker.scheduler import run_scheduler
 from tests.support.waiting import wait_until
 
@@ -28,7 +27,8 @@ def fires(dsn):
     with psycopg.connect(dsn) as conn:
         return conn.execute(
             "select f.fire_at, f.task_id, (select count(*) from pgtask.tasks t"
-            "                              where t.run_at = f.fire_at and t.task_type = 'tick.task')"
+            "                              where t.run_at = f.fire_at"
+            "                                and t.task_type = 'tick.task')"
             "  from pgtask.schedule_fires f where f.schedule = 'heartbeat' order by f.fire_at"
         ).fetchall()
 
@@ -37,7 +37,8 @@ def assert_exactly_once_per_fire_time(dsn, until):
     """Every fire time from the first to `until` has one fire row and exactly one task."""
     with psycopg.connect(dsn) as conn:
         anchor, since = conn.execute(
-            "select anchor_at, updated_at from pgtask.schedules where name = 'heartbeat'").fetchone()
+            "select anchor_at, updated_at from pgtask.schedules where name = 'heartbeat'"
+        ).fetchone()
         tasks = conn.execute("select count(*) from pgtask.tasks where task_type = 'tick.task'"
                              ).fetchone()[0]
     got = fires(dsn)
@@ -51,8 +52,8 @@ def assert_exactly_once_per_fire_time(dsn, until):
 
 def test_five_schedulers_enqueue_one_task_per_second(dsn):
     async def main():
-        async with await dedicated.connect(dsn) as conn:
-            await schedules_pg.add(conn, EVERY_SECOND)
+        async with open_schedules(dsn) as schedules:
+            await schedules.add(EVERY_SECOND)
         stop = asyncio.Event()
         schedulers = [asyncio.create_task(run_scheduler(dsn, stop, tick=0.2)) for _ in range(5)]
         started = time.monotonic()
@@ -61,8 +62,8 @@ def test_five_schedulers_enqueue_one_task_per_second(dsn):
             assert time.monotonic() - started < 30, "schedulers fell behind"
         stop.set()
         await asyncio.gather(*schedulers)
-        async with await dedicated.connect(dsn) as conn:
-            return (await (await conn.execute("select now()")).fetchone())[0]
+        with psycopg.connect(dsn) as conn:
+            return conn.execute("select now()").fetchone()[0]
 
     stopped_at = asyncio.run(main())
     # Fire times up to shortly before the stop were all due while some scheduler ran.
@@ -94,7 +95,8 @@ def test_killing_the_leader_hands_over_without_losing_or_doubling(dsn):
         for _round in range(2):
             leader = wait_until(lambda: _leader(dsn), timeout=20, message="a leader")
             seen = len(fires(dsn))
-            wait_until(lambda: len(fires(dsn)) >= seen + 3, timeout=20, message="fires")
+            wait_until(lambda seen=seen: len(fires(dsn)) >= seen + 3, timeout=20,
+                       message="fires")
             procs.pop(leader).kill()  # SIGKILL: no goodbye, the server ends its session
             killed_at = time.monotonic()
             successor = wait_until(lambda: (_leader(dsn) or "") in procs and _leader(dsn),

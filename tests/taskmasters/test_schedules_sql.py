@@ -8,8 +8,7 @@ import psycopg
 import pytest
 
 from pgtask.schedules import ScheduleDef, Timing
-from pgtask.store.postgres import connect as dedicated
-from pgtask.store.postgres import schedules as schedules_pg
+from pgtask.store.sessions import open_schedules
 from pgtask.worker.scheduler import tick_once
 
 from .helpers import scalar
@@ -57,7 +56,8 @@ def test_a_fire_time_enqueues_exactly_once_and_gives_back_its_task(db):
     tasks = db.execute("select id, run_at, task_type from pgtask.tasks order by id").fetchall()
     assert [(t["id"], t["run_at"]) for t in tasks] == [(r["task_id"], r["fire_at"]) for r in first]
     row = db.execute("select next_fire_at, last_fire_at from pgtask.schedules").fetchone()
-    assert row == {"next_fire_at": T0 + timedelta(minutes=2), "last_fire_at": T0 + timedelta(minutes=1)}
+    assert row == {"next_fire_at": T0 + timedelta(minutes=2),
+                   "last_fire_at": T0 + timedelta(minutes=1)}
     # A fire time the schedule moved past without enqueueing it stays unenqueued.
     assert fire(db, [T0 - timedelta(minutes=5)])[0]["task_id"] is None
     assert scalar(db, "select count(*) from pgtask.tasks") == 2
@@ -79,7 +79,8 @@ def test_concurrent_fires_of_the_same_times_make_one_task_each(dsn, db):
     def racer(_):
         with psycopg.connect(dsn, autocommit=True) as conn:
             for at in times:
-                conn.execute("select * from pgtask.fire_schedule('tick', array[%s]::timestamptz[])", (at,))
+                conn.execute("select * from pgtask.fire_schedule('tick', array[%s]::timestamptz[])",
+                             (at,))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(racer, range(8)))
@@ -104,7 +105,8 @@ def test_enable_resumes_from_now_and_run_now_fires_at_once(db):
     add(db)
     fire(db, [T0], T0 + timedelta(minutes=1))
     assert scalar(db, "select pgtask.set_schedule_enabled('tick', false)") is True
-    assert scalar(db, "select pgtask.set_schedule_enabled('tick', true, %s)", (T0 + timedelta(days=1),))
+    assert scalar(db, "select pgtask.set_schedule_enabled('tick', true, %s)",
+                  (T0 + timedelta(days=1),))
     row = db.execute("select next_fire_at, updated_at from pgtask.schedules").fetchone()
     assert row == {"next_fire_at": None, "updated_at": T0 + timedelta(days=1)}
     db.execute("select pgtask.set_schedule_enabled('tick', false)")
@@ -118,15 +120,15 @@ def test_enable_resumes_from_now_and_run_now_fires_at_once(db):
 
 
 async def _tick(dsn, now):
-    async with await dedicated.connect(dsn) as conn:
-        return await tick_once(conn, now)
+    async with open_schedules(dsn) as schedules:
+        return await tick_once(schedules, now)
 
 
 @pytest.mark.parametrize("catch_up", [0, 3])
 def test_catch_up_after_the_scheduler_was_down(dsn, catch_up):
     async def declare():
-        async with await dedicated.connect(dsn) as conn:
-            return await schedules_pg.add(conn, ScheduleDef(
+        async with open_schedules(dsn) as schedules:
+            return await schedules.add(ScheduleDef(
                 "minutely", "tick.task", cron="* * * * *", catch_up=catch_up), now=T0)
 
     asyncio.run(declare())

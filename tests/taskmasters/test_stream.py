@@ -17,7 +17,8 @@ from .helpers import scalar
 
 
 def stream(db, after=None, max_rows=100):
-    return db.execute("select id, cursor from pgtask.follow_done(%s, %s)", (after, max_rows)).fetchall()
+    return db.execute("select id, cursor from pgtask.follow_done(%s, %s)",
+                      (after, max_rows)).fetchall()
 
 
 def claim(db, n):
@@ -97,7 +98,8 @@ def test_following_from_a_cursor_yields_each_finished_task_once_across_a_restart
                "                       from generate_series(1, %s)))", (total, total))
     everyone = {r["id"] for r in db.execute("select id from pgtask.tasks")}
     stop = threading.Event()
-    workers = [threading.Thread(target=finish_everything, args=(dsn, seed, stop)) for seed in range(8)]
+    workers = [threading.Thread(target=finish_everything, args=(dsn, seed, stop))
+               for seed in range(8)]
     for w in workers:
         w.start()
     try:

@@ -10,9 +10,8 @@ import importlib
 import sys
 
 import click
-import psycopg
 
-from pgtask.errors import PgTaskError
+from pgtask.errors import DatabaseUnavailable, PgTaskError
 
 COMMAND_MODULES = ("schema", "worker", "inspect", "admin", "top", "schedule", "serve")
 
@@ -36,9 +35,9 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except DatabaseUnavailable as exc:  # the server went away while a command ran
+        click.echo(f"pgtask: database error: {exc}", err=True)
+        sys.exit(2)
     except PgTaskError as exc:
         click.echo(f"pgtask: {exc}", err=True)
-        sys.exit(2)
-    except psycopg.OperationalError as exc:
-        click.echo(f"pgtask: database error: {str(exc).strip()}", err=True)
         sys.exit(2)

@@ -6,34 +6,37 @@ that is not talking to a terminal reads "no" and stops.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
 import click
 from rich.table import Table
 
-from pgtask.cli.common import dsn_option
-from pgtask.cli.inspect import connection, console, store_for
+from pgtask.cli.common import console, dsn_option
 from pgtask.cli.units import (
     CLEAR,
     DURATION,
     OPTIONAL_INT,
     OPTIONAL_RATE,
     OPTIONAL_TEXT,
+    RATE,
+    ParamType,
     format_duration,
     format_rate,
 )
-from pgtask.store.postgres import admin
+from pgtask.queue_settings import QUEUE_SETTINGS, QueueSetting
+from pgtask.store.base import Operator, Row
+from pgtask.store.operators import open_operator
 
-
-def store(conn):
-    """store.admin, or store.admin_mysql on a MySQL connection."""
-    return store_for(conn, admin)
-
+F = TypeVar("F", bound=Callable[..., Any])
 
 yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 
 
-def task_selection(verb: str, states: list[str]):
+def task_selection(verb: str, states: list[str]) -> Callable[[F], F]:
     """The options of a bulk command: task ids, or --state/--queue/--type filters."""
-    def decorate(command):
+    def decorate(command: F) -> F:
         for option in reversed((
             click.argument("ids", nargs=-1, type=int),
             click.option("--state", type=click.Choice(states),
@@ -52,7 +55,8 @@ def _describe(state: str | None, queue: str | None, task_type: str | None) -> st
     return f"{state or ''} tasks".strip() + (f" ({', '.join(parts)})" if parts else "")
 
 
-def _chosen_ids(conn, ids, *, finished: bool, state, queue, task_type, yes, verb) -> list[int]:
+def _chosen_ids(operator: Operator, ids: Sequence[int], *, finished: bool, state: str | None,
+                queue: str | None, task_type: str | None, yes: bool, verb: str) -> list[int]:
     """The ids given, or those matching the filters once the operator has confirmed."""
     if ids and (queue or task_type or state):
         raise click.UsageError("give task ids or filters (--state/--queue/--type), not both")
@@ -60,8 +64,8 @@ def _chosen_ids(conn, ids, *, finished: bool, state, queue, task_type, yes, verb
         return list(ids)
     if not (queue or task_type or state):
         raise click.UsageError(f"say which tasks to {verb}: task ids, or --state/--queue/--type")
-    chosen = store(conn).select_ids(conn, finished=finished, state=state, queue=queue,
-                                    task_type=task_type)
+    chosen = operator.select_ids(finished=finished, state=state, queue=queue,
+                                 task_type=task_type)
     what = _describe(state, queue, task_type)
     if not chosen:
         click.echo(f"no {what} to {verb}")
@@ -83,15 +87,16 @@ def _report(verb: str, asked: list[int], done: list[int]) -> None:
 @task_selection("retry", ["dead", "cancelled"])
 @yes_option
 @dsn_option
-def retry(ids, state, queue, task_type, yes, dsn) -> None:
+def retry(ids: tuple[int, ...], state: str | None, queue: str | None, task_type: str | None,
+          yes: bool, dsn: str | None) -> None:
     """Put dead or cancelled tasks back on their queue with fresh attempts."""
-    with connection(dsn) as conn:
+    with open_operator(dsn) as operator:
         if not ids and state is None and (queue or task_type):
             state = "dead"  # what "retry these" nearly always means
-        chosen = _chosen_ids(conn, ids, finished=True, state=state, queue=queue,
+        chosen = _chosen_ids(operator, ids, finished=True, state=state, queue=queue,
                              task_type=task_type, yes=yes, verb="retry")
         if chosen:
-            _report("retried", chosen, store(conn).retry_tasks(conn, chosen))
+            _report("retried", chosen, operator.retry_tasks(chosen))
 
 
 @click.command()
@@ -99,13 +104,14 @@ def retry(ids, state, queue, task_type, yes, dsn) -> None:
 @click.option("--reason", default="cancelled by an operator", show_default=True)
 @yes_option
 @dsn_option
-def cancel(ids, state, queue, task_type, reason, yes, dsn) -> None:
+def cancel(ids: tuple[int, ...], state: str | None, queue: str | None, task_type: str | None,
+           reason: str, yes: bool, dsn: str | None) -> None:
     """Stop unfinished tasks: queued ones never run, running ones lose their lease."""
-    with connection(dsn) as conn:
-        chosen = _chosen_ids(conn, ids, finished=False, state=state, queue=queue,
+    with open_operator(dsn) as operator:
+        chosen = _chosen_ids(operator, ids, finished=False, state=state, queue=queue,
                              task_type=task_type, yes=yes, verb="cancel")
         if chosen:
-            _report("cancelled", chosen, store(conn).cancel_tasks(conn, chosen, reason))
+            _report("cancelled", chosen, operator.cancel_tasks(chosen, reason))
 
 
 @click.command()
@@ -113,25 +119,25 @@ def cancel(ids, state, queue, task_type, reason, yes, dsn) -> None:
               help="Forget finished tasks older than this (e.g. 12h, 7d, 2w).")
 @yes_option
 @dsn_option
-def prune(older_than, yes, dsn) -> None:
+def prune(older_than: timedelta, yes: bool, dsn: str | None) -> None:
     """Delete finished tasks (with their keys and logs) that finished long enough ago."""
-    with connection(dsn) as conn:
-        n = store(conn).count_prunable(conn, older_than)
+    with open_operator(dsn) as operator:
+        n = operator.count_prunable(older_than)
         if n == 0:
             click.echo(f"no finished tasks older than {format_duration(older_than)}")
             return
         if not yes:
             click.confirm(f"Delete {n:,} finished tasks older than {format_duration(older_than)}?",
                           abort=True, err=True)
-        click.echo(f"pruned {store(conn).prune(conn, older_than):,} task(s)")
+        click.echo(f"pruned {operator.prune(older_than):,} task(s)")
 
 
 @click.command()
 @dsn_option
-def unstick(dsn) -> None:
+def unstick(dsn: str | None) -> None:
     """Rescue now the running tasks whose lease has expired (workers also do this)."""
-    with connection(dsn) as conn:
-        click.echo(f"rescued {store(conn).rescue(conn):,} task(s) with expired leases")
+    with open_operator(dsn) as operator:
+        click.echo(f"rescued {operator.rescue():,} task(s) with expired leases")
 
 
 @click.group()
@@ -139,8 +145,8 @@ def queue() -> None:
     """List queues and change their policy."""
 
 
-def _policy_row(q: dict) -> list[str]:
-    def dur(v):
+def _policy_row(q: Row) -> list[str]:
+    def dur(v: timedelta | None) -> str:
         return format_duration(v) if v is not None else "–"
 
     return [q["name"], "paused" if q["paused"] else "active",
@@ -155,7 +161,7 @@ POLICY_HEADERS = ("QUEUE", "STATE", "CONCURRENCY", "RATE", "ATTEMPTS", "BACKOFF"
                   "TARGET", "DEADLINE")
 
 
-def _print_policies(rows: list[dict]) -> None:
+def _print_policies(rows: list[Row]) -> None:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for header in POLICY_HEADERS:
         table.add_column(header, no_wrap=True, overflow="ellipsis")
@@ -166,50 +172,51 @@ def _print_policies(rows: list[dict]) -> None:
 
 @queue.command("ls")
 @dsn_option
-def queue_ls(dsn) -> None:
+def queue_ls(dsn: str | None) -> None:
     """Every queue and its policy."""
-    with connection(dsn) as conn:
-        _print_policies(store(conn).queues(conn))
+    with open_operator(dsn) as operator:
+        _print_policies(operator.queues())
 
 
-SETTINGS = (  # option name -> queues column
-    ("concurrency_limit", "concurrency_limit"), ("rate", "rate_limit"), ("burst", "rate_burst"),
-    ("max_attempts", "max_attempts"), ("min_backoff", "min_backoff"),
-    ("max_backoff", "max_backoff"), ("max_doublings", "max_doublings"),
-    ("jitter", "backoff_jitter"), ("lease", "lease"), ("target_url", "target_url"),
-    ("dispatch_deadline", "dispatch_deadline"),
-)
+def _click_type(setting: QueueSetting) -> ParamType | type[Any]:
+    """How `pgtask queue set` reads a setting of this kind ('none' clears a clearable one)."""
+    if setting.kind == "int":
+        return OPTIONAL_INT if setting.clearable else int
+    if setting.kind == "rate":
+        return OPTIONAL_RATE if setting.clearable else RATE
+    if setting.kind == "duration":
+        return DURATION
+    if setting.kind == "fraction":
+        return float
+    return OPTIONAL_TEXT if setting.clearable else str
+
+
+def setting_options(command: F) -> F:
+    """One option per queue setting (pgtask.queue_settings), its value under the setting's
+    name, in the table's order."""
+    for setting in reversed(QUEUE_SETTINGS):
+        command = click.option(f"--{setting.option}", setting.name, type=_click_type(setting),
+                               help=setting.help)(command)
+    return command
 
 
 @queue.command("set")
 @click.argument("name")
-@click.option("--concurrency-limit", type=OPTIONAL_INT,
-              help="Max running at once ('none': no limit).")
-@click.option("--rate", type=OPTIONAL_RATE, help="Token-bucket rate, e.g. 100/s or 10/m ('none').")
-@click.option("--burst", type=int, help="Token-bucket burst size.")
-@click.option("--max-attempts", type=int, help="Attempts before a task is dead (1-1000).")
-@click.option("--min-backoff", type=DURATION, help="First retry delay, e.g. 1s.")
-@click.option("--max-backoff", type=DURATION, help="Longest retry delay, e.g. 1h.")
-@click.option("--max-doublings", type=int, help="How many times the delay may double (0-60).")
-@click.option("--jitter", type=float, help="Spread of retry delays, 0 to 1.")
-@click.option("--lease", type=DURATION, help="How long a claim lasts without a heartbeat.")
-@click.option("--target-url", type=OPTIONAL_TEXT,
-              help="POST tasks to this URL ('none': run in-process).")
-@click.option("--dispatch-deadline", type=DURATION, help="HTTP timeout per task, e.g. 30s.")
+@setting_options
 @dsn_option
-def queue_set(name, dsn, **options) -> None:
+def queue_set(name: str, dsn: str | None, **options: Any) -> None:
     """Change a queue's policy (creating the queue if needed); only the options given change."""
-    settings = {column: None if options[option] is CLEAR else options[option]
-                for option, column in SETTINGS if options[option] is not None}
+    settings = {setting: None if value is CLEAR else value
+                for setting, value in options.items() if value is not None}
     if not settings:
         raise click.UsageError("nothing to change: give at least one setting (see --help)")
-    with connection(dsn) as conn:
-        _print_policies([store(conn).configure_queue(conn, name, settings)])
+    with open_operator(dsn) as operator:
+        _print_policies([operator.configure_queue(name, settings)])
 
 
 def _set_paused(name: str, paused: bool, dsn: str | None) -> None:
-    with connection(dsn) as conn:
-        if not store(conn).set_paused(conn, name, paused):
+    with open_operator(dsn) as operator:
+        if not operator.set_paused(name, paused):
             raise click.ClickException(f"no queue named {name!r} (see `pgtask queue ls`)")
     click.echo(f"queue {name} {'paused' if paused else 'resumed'}")
 
@@ -217,7 +224,7 @@ def _set_paused(name: str, paused: bool, dsn: str | None) -> None:
 @queue.command("pause")
 @click.argument("name")
 @dsn_option
-def queue_pause(name, dsn) -> None:
+def queue_pause(name: str, dsn: str | None) -> None:
     """Stop claiming from a queue; running tasks finish."""
     _set_paused(name, True, dsn)
 
@@ -225,7 +232,7 @@ def queue_pause(name, dsn) -> None:
 @queue.command("resume")
 @click.argument("name")
 @dsn_option
-def queue_resume(name, dsn) -> None:
+def queue_resume(name: str, dsn: str | None) -> None:
     """Start claiming from a paused queue again."""
     _set_paused(name, False, dsn)
 

@@ -2,76 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
 import click
-import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from pgtask.cli.common import dsn_option
-from pgtask.config import backend_of, resolve_dsn
+from pgtask.cli.common import console, dsn_option, to_json, when
 from pgtask.models import TaskState
-from pgtask.store.postgres import inspect as store
-from pgtask.store.postgres.schema import connect_checked
+from pgtask.store.base import Row
+from pgtask.store.operators import open_operator
 
 STATES = click.Choice([s.value for s in TaskState])
-
-
-def checked(dsn: str):
-    """store.schema_check's connect_checked for Postgres, or its MySQL twin (a PyMySQL
-    connection), by the DSN's scheme."""
-    if backend_of(dsn) == "mysql":
-        from pgtask.store.mysql.schema import connect_checked as connect_checked_mysql
-
-        return connect_checked_mysql(dsn)
-    return connect_checked(dsn)
-
-
-def store_for(conn, module: ModuleType) -> ModuleType:
-    """`module` (e.g. store.inspect) for a Postgres connection, else its `_mysql` twin,
-    imported only then: PyMySQL is an optional dependency."""
-    if isinstance(conn, psycopg.Connection):
-        return module
-    return importlib.import_module(module.__name__.replace(".postgres.", ".mysql."))
-
-
-@contextmanager
-def connection(dsn: str | None) -> Iterator[Any]:
-    """A checked autocommit connection for one command (see store.schema_check)."""
-    conn = checked(resolve_dsn(dsn))
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def console() -> Console:
-    """Rich output to the current stdout (click's test runner swaps it).
-
-    A pipe or file gets 200 columns, so that scripts see whole values, not ellipses.
-    """
-    out = Console(highlight=False)
-    return out if out.is_terminal else Console(highlight=False, width=max(out.width, 200))
-
-
-def when(value: datetime | str | None) -> str:
-    """A timestamp to the second; JSON timestamps (in error entries) come as ISO strings."""
-    if isinstance(value, str):
-        return value[:19].replace("T", " ")
-    return f"{value:%Y-%m-%d %H:%M:%S}" if value else "–"
-
-
-def to_json(value: Any, indent: int | None = 2) -> str:
-    """JSON with timestamps in ISO 8601 (and anything else unusual as text)."""
-    return json.dumps(value, indent=indent,
-                      default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
 
 
 @click.command("ls")
@@ -82,11 +26,12 @@ def to_json(value: Any, indent: int | None = 2) -> str:
 @click.option("--after", type=click.IntRange(0), default=0, help="Start after this task id.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @dsn_option
-def ls(state, queue, task_type, limit, after, as_json, dsn) -> None:
+def ls(state: str | None, queue: str | None, task_type: str | None, limit: int, after: int,
+       as_json: bool, dsn: str | None) -> None:
     """List tasks by id, a page at a time (the last line gives the next page's --after)."""
-    with connection(dsn) as conn:
-        rows = store_for(conn, store).list_tasks(conn, state=state, queue=queue,
-                                                 task_type=task_type, after=after, limit=limit)
+    with open_operator(dsn) as operator:
+        rows = operator.list_tasks(state=state, queue=queue, task_type=task_type, after=after,
+                                   limit=limit)
     if as_json:
         for row in rows:
             click.echo(to_json(row, indent=None))
@@ -105,20 +50,27 @@ def ls(state, queue, task_type, limit, after, as_json, dsn) -> None:
         out.print(f"next page: --after {rows[-1]['id']}", style="dim")
 
 
-def _fields_table(task: dict) -> Table:
+def _field(value: Any) -> str:
+    if isinstance(value, datetime):
+        return when(value)
+    if value is None:
+        return "–"
+    return to_json(value, indent=None) if isinstance(value, dict | list) else str(value)
+
+
+def _fields_table(task: Row) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in task.items():
         if key in ("payload", "result", "errors"):
             continue
-        table.add_row(key, when(value) if isinstance(value, datetime) else
-                      "–" if value is None else
-                      to_json(value, indent=None) if isinstance(value, (dict, list)) else str(value))
+        table.add_row(key, _field(value))
     return table
 
 
-def _section(out: Console, title: str, headers: tuple[str, ...], rows: list[tuple]) -> None:
+def _section(out: Console, title: str, headers: tuple[str, ...],
+             rows: list[tuple[Any, ...]]) -> None:
     out.print()
     out.print(f"{title} ({len(rows)})", style="bold underline")
     if not rows:
@@ -136,10 +88,10 @@ def _section(out: Console, title: str, headers: tuple[str, ...], rows: list[tupl
 @click.argument("task_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object.")
 @dsn_option
-def show(task_id, as_json, dsn) -> None:
+def show(task_id: int, as_json: bool, dsn: str | None) -> None:
     """Everything about one task: fields, payload, result, errors, logs, HTTP attempts."""
-    with connection(dsn) as conn:
-        detail = store_for(conn, store).task_detail(conn, task_id)
+    with open_operator(dsn) as operator:
+        detail = operator.task_detail(task_id)
     if detail is None:
         raise click.ClickException(f"no task {task_id} (it may have been pruned)")
     if as_json:
@@ -171,10 +123,10 @@ def show(task_id, as_json, dsn) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print {queue: {state: count}}.")
 @dsn_option
-def stats(as_json, dsn) -> None:
+def stats(as_json: bool, dsn: str | None) -> None:
     """How many tasks each queue has in each state."""
-    with connection(dsn) as conn:
-        rows = store_for(conn, store).task_counts(conn)
+    with open_operator(dsn) as operator:
+        rows = operator.task_counts()
     counts: dict[str, dict[str, int]] = {}
     for row in rows:
         counts.setdefault(row["queue"], {})[row["state"]] = row["n"]

@@ -10,46 +10,43 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import TypeVar
 
 import click
-import psycopg
 from rich.table import Table
 
-from pgtask.cli.common import dsn_option
-from pgtask.cli.inspect import console, when
+from pgtask.cli.common import console, dsn_option, when
 from pgtask.cli.units import DURATION, format_duration
 from pgtask.config import resolve_dsn
+from pgtask.errors import DatabaseUnavailable, Refused, SchemaError
 from pgtask.schedules import CronError, ScheduleDef, Timing
-from pgtask.store.postgres import connect as dedicated
-from pgtask.store.postgres import schedules as schedules_pg
+from pgtask.store.base import Row
+from pgtask.store.sessions import Schedules, open_schedules
 
 T = TypeVar("T")
+Call = Callable[[Schedules], Awaitable[T]]
 
 
-def _run(dsn: str | None, action: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run one store call on a fresh connection; database refusals become clean errors."""
+def _run(dsn: str | None, action: Call[T]) -> T:
+    """Run one store call on a session of its own; database refusals become clean errors
+    (on MySQL, Unsupported says in one line that schedules need PostgreSQL)."""
 
     async def call() -> T:
-        async with await dedicated.connect(resolve_dsn(dsn)) as conn:
-            return await action(conn, *args)
+        async with open_schedules(resolve_dsn(dsn)) as session:
+            return await action(session)
 
     try:
         return asyncio.run(call())
-    except psycopg.errors.UndefinedTable:
-        raise click.ClickException("pgtask's schema is missing or old: run 'pgtask migrate'") from None
-    except psycopg.DatabaseError as exc:
-        diag = exc.diag
-        message = diag.message_primary or str(exc)
-        hint = f" ({diag.message_hint})" if diag.message_hint else ""
-        raise click.ClickException(message.removeprefix("pgtask: ") + hint) from None
+    except (SchemaError, Refused, DatabaseUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
-def _timing(row: dict) -> str:
+def _timing(row: Row) -> str:
     return row["cron"] if row["cron"] else f"every {format_duration(row['every'])}"
 
 
-def _next_fire(row: dict) -> str:
+def _next_fire(row: Row) -> str:
     """The stored next fire time, or (before the scheduler's first look) the one it will pick."""
     if not row["enabled"]:
         return "-"
@@ -71,7 +68,7 @@ def schedule() -> None:
 @dsn_option
 def ls(dsn: str | None) -> None:
     """List schedules with their next and last fire times (UTC)."""
-    rows = _run(dsn, schedules_pg.list_all)
+    rows = _run(dsn, lambda session: session.list_all())
     if not rows:
         click.echo("no schedules (add one with 'pgtask schedule add')")
         return
@@ -98,13 +95,15 @@ def ls(dsn: str | None) -> None:
 @click.option("--priority", type=int, default=0, show_default=True)
 @click.option("--max-attempts", type=int, default=None)
 @click.option("--catch-up", type=int, default=0, show_default=True,
-              help="Missed fire times (scheduler down) to enqueue anyway, latest first; 0 skips them.")
+              help="Missed fire times (scheduler down) to enqueue anyway, latest first; "
+                   "0 skips them.")
 @click.option("--grace", type=DURATION, default="1m", show_default=True,
               help="How late a fire time may be and still count as on time.")
 @click.option("--disabled", is_flag=True, help="Create it switched off.")
 @dsn_option
-def add(name, task_type, cron, every, time_zone, payload, queue, priority, max_attempts,
-        catch_up, grace, disabled, dsn) -> None:
+def add(name: str, task_type: str, cron: str | None, every: timedelta | None, time_zone: str,
+        payload: str, queue: str, priority: int, max_attempts: int | None, catch_up: int,
+        grace: timedelta, disabled: bool, dsn: str | None) -> None:
     """Create schedule NAME enqueueing TASK_TYPE (or replace it, keeping its place in time)."""
     try:
         definition = ScheduleDef(
@@ -116,29 +115,31 @@ def add(name, task_type, cron, every, time_zone, payload, queue, priority, max_a
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--payload") from None
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
-    row = _run(dsn, schedules_pg.add, definition)
+    row = _run(dsn, lambda session: session.add(definition))
     click.echo(f"schedule {row['name']}: {_timing(row)} ({row['time_zone']}) -> {row['task_type']}"
                f" on {row['queue']}; next fire {_next_fire(row)} UTC")
 
 
-def _named(verb: str, action: Callable[..., Awaitable[bool]], *args: Any):
+def _named(verb: str, action: Callable[[Schedules, str], Awaitable[bool]]
+           ) -> Callable[..., None]:
     """A command NAME that changes one schedule and says whether it existed."""
 
     @click.argument("name")
     @dsn_option
     def command(name: str, dsn: str | None) -> None:
-        if not _run(dsn, action, name, *args):
+        if not _run(dsn, lambda session: action(session, name)):
             raise click.ClickException(f"no schedule named {name!r} (see 'pgtask schedule ls')")
         click.echo(f"schedule {name} {verb}")
 
     return command
 
 
-schedule.command("rm", help="Delete schedule NAME.")(_named("removed", schedules_pg.remove))
+schedule.command("rm", help="Delete schedule NAME.")(
+    _named("removed", lambda session, name: session.remove(name)))
 schedule.command("enable", help="Switch schedule NAME on; it resumes from now (no catch-up).")(
-    _named("enabled", schedules_pg.set_enabled, True))
+    _named("enabled", lambda session, name: session.set_enabled(name, True)))
 schedule.command("disable", help="Switch schedule NAME off.")(
-    _named("disabled", schedules_pg.set_enabled, False))
+    _named("disabled", lambda session, name: session.set_enabled(name, False)))
 
 
 @schedule.command("run-now")
@@ -146,7 +147,7 @@ schedule.command("disable", help="Switch schedule NAME off.")(
 @dsn_option
 def run_now(name: str, dsn: str | None) -> None:
     """Enqueue schedule NAME's task right away (its own fire times are unchanged)."""
-    task_id = _run(dsn, schedules_pg.run_now, name)
+    task_id = _run(dsn, lambda session: session.run_now(name))
     click.echo(f"enqueued task {task_id}")
 
 

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
 import click
-import psycopg
 from rich.console import Console
 
 from pgtask.cli.common import dsn_option
-from pgtask.cli.inspect import checked, store_for
 from pgtask.cli.units import DURATION
 from pgtask.config import resolve_dsn
 from pgtask.console import live
 from pgtask.console.render import render
 from pgtask.console.view import Action, Thresholds
+from pgtask.errors import ConfigError, DatabaseUnavailable
 from pgtask.ops.snapshot import Snapshot, from_rows
 from pgtask.ops.window import Window
-from pgtask.store.postgres import admin, inspect
-from pgtask.store.postgres.schema import connect
+from pgtask.store.base import Operator
+from pgtask.store.operators import connect_operator
+
+T = TypeVar("T")
 
 
 class Source:
-    """Snapshots from one connection, reconnecting after the database went away.
+    """Snapshots from one Operator, reconnecting after the database went away.
 
     The window keeps the last five minutes of finished work, so each refresh reads only
     the history rows that finished since the previous one.
@@ -28,39 +33,41 @@ class Source:
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._conn = checked(dsn)  # psycopg, or PyMySQL for a mysql:// DSN
+        self._operator: Operator | None = connect_operator(dsn)  # a failure is the command's
         self._window = Window()
 
-    def _connection(self):
-        if isinstance(self._conn, psycopg.Connection):
-            if self._conn.closed or self._conn.broken:
-                self._conn = connect(self._dsn)
-        elif not self._conn.open:
-            from pgtask.store.mysql.schema import connect as connect_mysql
+    def _connected(self) -> Operator:
+        if self._operator is None:
+            try:
+                self._operator = connect_operator(self._dsn)
+            except ConfigError as exc:  # it answered before: the server is away, not the DSN
+                raise DatabaseUnavailable(str(exc)) from exc
+        return self._operator
 
-            self._conn = connect_mysql(self._dsn)
-        return self._conn
+    def _call(self, call: Callable[[Operator], T]) -> T:
+        """`call` on the operator; a lost connection is dropped, for the next call to renew."""
+        operator = self._connected()
+        try:
+            return call(operator)
+        except DatabaseUnavailable:
+            self._operator = None
+            operator.close()
+            raise
 
     def take(self) -> Snapshot:
-        conn = self._connection()
-        if isinstance(conn, psycopg.Connection):
-            rows = inspect.top_rows(conn, since=self._window.until)
-        else:  # the same rows, from MySQL (PyMySQL is optional: imported only here)
-            from pgtask.store.mysql.snapshot import top_rows
-
-            rows = top_rows(conn, since=self._window.until)
+        rows = self._call(lambda operator: operator.top_rows(since=self._window.until))
         return from_rows(rows, self._window)
 
     def act(self, action: Action) -> str:
         paused = action.kind == "pause"
-        conn = self._connection()
-        if not store_for(conn, admin).set_paused(conn, action.queue, paused):
+        if not self._call(lambda operator: operator.set_paused(action.queue, paused)):
             return f"queue {action.queue} no longer exists"
         return f"queue {action.queue} {'paused' if paused else 'resumed'}"
 
     def close(self) -> None:
-        if isinstance(self._conn, psycopg.Connection) or self._conn.open:
-            self._conn.close()
+        if self._operator is not None:
+            self._operator.close()
+            self._operator = None
 
 
 @click.command()
@@ -74,7 +81,8 @@ class Source:
               help="Warn when a transaction has held the xmin horizon this long "
                    "(MySQL: has been open this long).")
 @dsn_option
-def top(once, as_json, interval, stale_after, xmin_warn_after, dsn) -> None:
+def top(once: bool, as_json: bool, interval: timedelta, stale_after: timedelta,
+        xmin_warn_after: timedelta, dsn: str | None) -> None:
     """Live view of queues, rates, latency, workers and database health.
 
     Keys: s sort, f filter (Enter to apply, Esc to clear), up/down select a queue,

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -44,15 +46,22 @@ def format_rate(per_second: float) -> str:
     return f"{per_second * 3600:.4g}/h"
 
 
-class _Parsed(click.ParamType):
+if TYPE_CHECKING:  # generic from click 8.4 on; older ones cannot be subscripted at run time
+    ParamType = click.ParamType[Any]
+else:
+    ParamType = click.ParamType
+
+
+class _Parsed(ParamType):
     """A click type from a pure parser; with nullable=True, 'none' gives CLEAR."""
 
-    def __init__(self, name: str, parser, nullable: bool = False) -> None:
+    def __init__(self, name: str, parser: Callable[[str], Any], nullable: bool = False) -> None:
         self.name = name
         self._parser = parser
         self._nullable = nullable
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
             return value
         if self._nullable and value.strip().lower() == "none":

@@ -6,7 +6,7 @@ import os
 import select
 import sys
 import time
-from typing import IO
+from typing import IO, Any
 
 SEQUENCES = {"\x1b[A": "up", "\x1b[B": "down", "\x1bOA": "up", "\x1bOB": "down"}
 SINGLE = {"\x1b": "esc", "\r": "enter", "\n": "enter", "\x7f": "backspace", "\x08": "backspace",
@@ -46,7 +46,7 @@ class KeyReader:
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdin
         self._fd: int | None = None
-        self._saved = None
+        self._saved: list[Any] | None = None  # the terminal's modes, to restore
 
     @property
     def interactive(self) -> bool:

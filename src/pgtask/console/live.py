@@ -10,35 +10,52 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-import psycopg
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 
 from pgtask.console.keys import KeyReader
 from pgtask.console.render import render
-from pgtask.console.view import Action, Thresholds, View, handle_key, visible_queues
+from pgtask.console.view import (
+    DEFAULT_THRESHOLDS,
+    START,
+    Action,
+    Thresholds,
+    View,
+    handle_key,
+    visible_queues,
+)
+from pgtask.errors import DatabaseUnavailable
 from pgtask.ops.snapshot import Snapshot
 
 Take = Callable[[], Snapshot]
 Act = Callable[[Action], str]
 
 
-def _frame(snapshot: Snapshot, console: Console, view: View, thresholds: Thresholds):
+def _frame(snapshot: Snapshot, console: Console, view: View,
+           thresholds: Thresholds) -> RenderableType:
     height = console.size.height
     return render(snapshot, console.width, height=height, view=view, thresholds=thresholds,
                   interactive=True)
 
 
 def _refresh(take: Take, snapshot: Snapshot, view: View) -> tuple[Snapshot, View]:
-    """A new snapshot, or the last one with a note when the database does not answer.
-
-    ConnectionError: how store.top_mysql reports a lost MySQL connection.
-    """
+    """A new snapshot, or the last one with a note when the database does not answer."""
     try:
         return take(), view
-    except (psycopg.Error, ConnectionError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-        return snapshot, replace(view, message=f"refresh failed ({reason}); retrying")
+    except DatabaseUnavailable as exc:
+        return snapshot, replace(view, message=f"refresh failed ({_reason(exc)}); retrying")
+
+
+def _act(act: Act, action: Action) -> str:
+    """What `act` says it did, or why it could not (the next refresh reconnects)."""
+    try:
+        return act(action)
+    except DatabaseUnavailable as exc:
+        return f"{action.kind} {action.queue} failed ({_reason(exc)})"
+
+
+def _reason(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
 
 
 def run_plain(take: Take, console: Console, interval: float, thresholds: Thresholds) -> None:
@@ -52,7 +69,7 @@ def run_plain(take: Take, console: Console, interval: float, thresholds: Thresho
 def run_live(take: Take, act: Act, console: Console, interval: float,
              thresholds: Thresholds) -> None:
     """Redraw in place every `interval` seconds, reacting to keys in between."""
-    view = View()
+    view = START
     snapshot = take()  # a failure here is the command's to report
     with KeyReader() as keys, Live(console=console, screen=True, auto_refresh=False) as live:
         while True:
@@ -65,7 +82,7 @@ def run_live(take: Take, act: Act, console: Console, interval: float,
                     if action is not None and action.kind == "quit":
                         return
                     if action is not None:
-                        view = replace(view, message=act(action))
+                        view = replace(view, message=_act(act, action))
                         deadline = 0  # show the change at once
                 if pressed:
                     live.update(_frame(snapshot, console, view, thresholds), refresh=True)
@@ -73,7 +90,7 @@ def run_live(take: Take, act: Act, console: Console, interval: float,
 
 
 def run(take: Take, act: Act, *, console: Console, interval: float,
-        thresholds: Thresholds = Thresholds()) -> None:
+        thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
     try:
         if console.is_terminal:
             run_live(take, act, console, interval, thresholds)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rich.console import Group, RenderableType
+from rich.console import Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from pgtask.console import format as fmt
 from pgtask.console.health import health_lines
-from pgtask.console.view import Thresholds, View, visible_queues
+from pgtask.console.view import DEFAULT_THRESHOLDS, START, Thresholds, View, visible_queues
 from pgtask.ops.snapshot import QueueStats, Snapshot, WorkerRow
 
 Cell = Callable[[QueueStats], str | Text]
@@ -27,7 +27,7 @@ class Column:
     header: str
     priority: int  # higher survives longer on a narrow terminal
     cell: Cell
-    justify: str = "right"
+    justify: JustifyMethod = "right"
 
 
 def _limits(q: QueueStats) -> str:
@@ -140,7 +140,7 @@ def worker_table(workers: Sequence[WorkerRow], width: int, *, budget: int | None
         stale = w.heartbeat_age > thresholds.stale_worker
         beat = Text(fmt.duration(w.heartbeat_age) + " ago" + (" STALE" if stale else ""),
                     style="bold red" if stale else "")
-        cells = [w.host, str(w.pid), ",".join(w.queues) if w.queues else "*",
+        cells: list[str | Text] = [w.host, str(w.pid), ",".join(w.queues) if w.queues else "*",
                  f"{w.in_flight}/{w.concurrency}", beat, fmt.duration(w.uptime)]
         table.add_row(*(cells if wide else [cells[0], cells[1], cells[3], beat]),
                       style="red" if stale else None)
@@ -170,8 +170,9 @@ def header(snapshot: Snapshot, width: int, thresholds: Thresholds) -> list[Rende
     return [title, line]
 
 
-def render(snapshot: Snapshot, width: int, *, height: int | None = None, view: View = View(),
-           thresholds: Thresholds = Thresholds(), interactive: bool = False) -> RenderableType:
+def render(snapshot: Snapshot, width: int, *, height: int | None = None, view: View = START,
+           thresholds: Thresholds = DEFAULT_THRESHOLDS,
+           interactive: bool = False) -> RenderableType:
     """The whole frame for a terminal `width` columns wide (and `height` rows, if bounded)."""
     queues = visible_queues(snapshot, view)
     worker_budget = queue_budget = None

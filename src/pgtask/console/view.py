@@ -41,6 +41,10 @@ class View:
     message: str = ""
 
 
+START = View()  # what the console shows first
+DEFAULT_THRESHOLDS = Thresholds()
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     kind: str        # 'quit', 'pause' or 'resume'

@@ -56,31 +56,45 @@ class Timing:
             except (CronSimError, ValueError, IndexError) as exc:
                 raise CronError(f"invalid cron expression {self.cron!r}: {exc}") from None
             object.__setattr__(self, "cron", expression)
-        elif self.every <= timedelta(0):
+        elif self.every is not None and self.every <= timedelta(0):
             raise CronError(f"every must be positive, got {self.every}")
         elif self.anchor is None or self.anchor.tzinfo is None:
             raise CronError("an interval schedule needs a timezone-aware anchor")
 
+    def _interval(self) -> tuple[timedelta, datetime] | None:
+        """(every, anchor) of an interval schedule; None for a cron one."""
+        if self.every is None or self.anchor is None:
+            return None
+        return self.every, self.anchor
+
+    def _cron(self, t: datetime, reverse: bool = False) -> CronSim:
+        assert self.cron is not None  # __post_init__: one of cron and every
+        return CronSim(self.cron, t.astimezone(_zone(self.time_zone)), reverse=reverse)
+
     def after(self, t: datetime) -> Iterator[datetime]:
         """Fire times strictly after `t`, ascending, as UTC datetimes."""
-        if self.every is not None:
-            k = max(1, (t - self.anchor) // self.every + 1)
+        interval = self._interval()
+        if interval is not None:
+            every, anchor = interval
+            k = max(1, (t - anchor) // every + 1)
             while True:
-                yield (self.anchor + k * self.every).astimezone(UTC)
+                yield (anchor + k * every).astimezone(UTC)
                 k += 1
         else:
-            for fire in CronSim(self.cron, t.astimezone(_zone(self.time_zone))):
+            for fire in self._cron(t):
                 yield fire.astimezone(UTC)
 
     def before(self, t: datetime) -> Iterator[datetime]:
         """Fire times strictly before `t`, descending, as UTC datetimes."""
-        if self.every is not None:
-            k = -((self.anchor - t) // self.every) - 1  # ceil((t - anchor) / every) - 1
+        interval = self._interval()
+        if interval is not None:
+            every, anchor = interval
+            k = -((anchor - t) // every) - 1  # ceil((t - anchor) / every) - 1
             while k >= 1:
-                yield (self.anchor + k * self.every).astimezone(UTC)
+                yield (anchor + k * every).astimezone(UTC)
                 k -= 1
         else:
-            for fire in CronSim(self.cron, t.astimezone(_zone(self.time_zone)), reverse=True):
+            for fire in self._cron(t, reverse=True):
                 yield fire.astimezone(UTC)
 
     def next_after(self, t: datetime) -> datetime:
@@ -88,7 +102,7 @@ class Timing:
 
     def between(self, start: datetime, end: datetime) -> list[datetime]:
         """Fire times in [start, end], ascending."""
-        out = []
+        out: list[datetime] = []
         for fire in self.after(start - _TICK):
             if fire > end:
                 return out

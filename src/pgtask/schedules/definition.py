@@ -39,12 +39,14 @@ class ScheduleDef:
         validate_name("queue", self.queue)
         validate_priority(self.priority)
         validate_max_attempts(self.max_attempts)
-        if isinstance(self.every, (int, float)):
-            object.__setattr__(self, "every", timedelta(seconds=self.every))
+        every: object = self.every  # seconds are accepted too (from @task(every=60))
+        if isinstance(every, int | float):
+            object.__setattr__(self, "every", timedelta(seconds=every))
         # Checks the expression (or interval) and the time zone; the anchor is the database's.
         Timing(self.cron, self.every, self.time_zone, datetime.now(UTC))
         if not isinstance(self.payload, dict):
-            raise TypeError(f"payload must be a dict (a JSON object), got {type(self.payload).__name__}")
+            raise TypeError("payload must be a dict (a JSON object), "
+                            f"got {type(self.payload).__name__}")
         if not isinstance(self.catch_up, int) or not 0 <= self.catch_up <= 1000:
             raise CronError("catch_up must be an integer from 0 (skip missed runs) to 1000")
         if self.grace < timedelta(0):

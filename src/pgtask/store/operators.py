@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pgtask.config import backend_of, resolve_dsn
-from pgtask.store.base import Backend, Capability, Operator, Row
+from pgtask.models import Backend
+from pgtask.store.base import Capability, Operator, Row
 
 T = TypeVar("T")
 

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import pymysql
+from pymysql.connections import Connection
 from pymysql.cursors import Cursor
 
+from pgtask.queue_settings import NAMES, of_kind
+from pgtask.store.base import Row
 from pgtask.store.mysql import sql as q
 from pgtask.store.mysql import tx as mysql_tx
 from pgtask.store.mysql.enqueue import ensure_queues
+from pgtask.store.mysql.errors import ER_LOCK_DEADLOCK
 from pgtask.store.mysql.inspect import fetch, where
-from pgtask.store.mysql.queue_settings import SETTINGS, apply_settings, check_request
+from pgtask.store.mysql.queue_settings import apply_settings, check_request
 from pgtask.store.postgres.admin import CHUNK
 
 T = TypeVar("T")
-ER_LOCK_DEADLOCK = 1213  # InnoDB rolled the transaction back: safe to run it again
-DURATIONS = ("min_backoff", "max_backoff", "lease", "dispatch_deadline")
+Conn: TypeAlias = "Connection[Any]"  # a schema.connect one: autocommit, dict rows
+DURATIONS = of_kind("duration")  # seconds in MySQL, timedelta as Postgres gives them
 
 SELECT_IDS = {True: "SELECT id FROM pgtask_task_history WHERE {where} ORDER BY id",
               False: "SELECT id FROM pgtask_tasks WHERE {where} ORDER BY id"}
@@ -33,9 +37,9 @@ SELECT name, paused, concurrency_limit, rate_limit, rate_burst, max_attempts, mi
        updated_at
   FROM pgtask_queues {where} ORDER BY name
 """
-LOCK_QUEUE = f"SELECT {', '.join(SETTINGS)} FROM pgtask_queues WHERE name = %s FOR UPDATE"
+LOCK_QUEUE = f"SELECT {', '.join(NAMES)} FROM pgtask_queues WHERE name = %s FOR UPDATE"
 CONFIGURE = f"""
-UPDATE pgtask_queues SET {', '.join(f'{column} = %s' for column in SETTINGS)},
+UPDATE pgtask_queues SET {', '.join(f'{column} = %s' for column in NAMES)},
        updated_at = UTC_TIMESTAMP(6)
  WHERE name = %s
 """
@@ -46,7 +50,7 @@ SELECT COUNT(*) AS n FROM pgtask_task_history
 """
 
 
-def transaction(conn, operation: Callable[..., T], *args: Any) -> T:
+def transaction(conn: Conn, operation: Callable[..., T], *args: Any) -> T:
     """`operation(conn, *args)` in one transaction, run again (twice at most) on a deadlock."""
     for attempt in range(3):
         conn.begin()
@@ -64,52 +68,54 @@ def transaction(conn, operation: Callable[..., T], *args: Any) -> T:
     raise AssertionError("unreachable")
 
 
-def select_ids(conn, *, finished: bool, state: str | None = None, queue: str | None = None,
+def select_ids(conn: Conn, *, finished: bool, state: str | None = None, queue: str | None = None,
                task_type: str | None = None) -> list[int]:
     """Ids of the tasks matching the filters, from history (finished) or the hot table."""
     condition, values = where(state=state, queue=queue, task_type=task_type)
     return [row["id"] for row in fetch(conn, SELECT_IDS[finished].format(where=condition), values)]
 
 
-def _each(conn, ids: Sequence[int], change: Callable[..., bool], *args: Any) -> list[int]:
+def _each(conn: Conn, ids: Sequence[int], change: Callable[..., bool], *args: Any) -> list[int]:
     """The ids among `ids` that `change(conn, id, *args)` changed, a slice per transaction."""
-    def chunk(conn, part: Sequence[int]) -> list[int]:
+    def chunk(conn: Conn, part: Sequence[int]) -> list[int]:
         return [task_id for task_id in part if change(conn, task_id, *args)]
 
     return [task_id for start in range(0, len(ids), CHUNK)
             for task_id in transaction(conn, chunk, list(ids[start:start + CHUNK]))]
 
 
-def retry_tasks(conn, ids: Sequence[int]) -> list[int]:
+def retry_tasks(conn: Conn, ids: Sequence[int]) -> list[int]:
     """Re-queue the dead or cancelled tasks among `ids`; returns those that were."""
     return _each(conn, ids, mysql_tx.retry)
 
 
-def cancel_tasks(conn, ids: Sequence[int], reason: str) -> list[int]:
+def cancel_tasks(conn: Conn, ids: Sequence[int], reason: str) -> list[int]:
     """Cancel the unfinished tasks among `ids`; returns those that were."""
     return _each(conn, ids, mysql_tx.cancel, reason)
 
 
-def _policy(row: dict) -> dict:
+def _policy(row: Row) -> Row:
     """Durations as timedelta, as Postgres's intervals come back."""
     return {k: timedelta(seconds=v) if k in DURATIONS and v is not None else v
             for k, v in row.items()}
 
 
-def queues(conn) -> list[dict]:
+def queues(conn: Conn) -> list[Row]:
     return [_policy(row) for row in fetch(conn, QUEUES.format(where=""))]
 
 
-def _configure(conn, name: str, settings: dict[str, Any]) -> None:
+def _configure(conn: Conn, name: str, settings: dict[str, Any]) -> None:
     with conn.cursor(Cursor) as cur:
         ensure_queues(cur, [name])
         cur.execute(LOCK_QUEUE, (name,))
-        current = dict(zip(SETTINGS, cur.fetchone()))
+        row = cur.fetchone()
+        assert row is not None, "ensure_queues has just made sure the queue exists"
+        current = dict(zip(NAMES, row, strict=True))
         policy = apply_settings(current, settings)
-        cur.execute(CONFIGURE, [*(policy[k] for k in SETTINGS), name])
+        cur.execute(CONFIGURE, [*(policy[k] for k in NAMES), name])
 
 
-def configure_queue(conn, name: str, settings: dict[str, Any]) -> dict:
+def configure_queue(conn: Conn, name: str, settings: dict[str, Any]) -> Row:
     """Change the named settings (None clears); ConfigError says which value was refused."""
     seconds = {k: v.total_seconds() if isinstance(v, timedelta) else v
                for k, v in settings.items()}
@@ -118,26 +124,28 @@ def configure_queue(conn, name: str, settings: dict[str, Any]) -> dict:
     return _policy(fetch(conn, QUEUES.format(where="WHERE name = %s"), (name,))[0])
 
 
-def set_paused(conn, name: str, paused: bool) -> bool:
+def set_paused(conn: Conn, name: str, paused: bool) -> bool:
     """Pause or resume a queue; False when there is no such queue."""
     with conn.cursor() as cur:
-        return cur.execute(SET_PAUSED, (paused, name)) > 0
+        return bool(cur.execute(SET_PAUSED, (paused, name)) > 0)
 
 
-def count_prunable(conn, older_than: timedelta) -> int:
-    return fetch(conn, PRUNABLE, (older_than // timedelta(microseconds=1),))[0]["n"]
+def count_prunable(conn: Conn, older_than: timedelta) -> int:
+    return int(fetch(conn, PRUNABLE, (older_than // timedelta(microseconds=1),))[0]["n"])
 
 
-def prune(conn, older_than: timedelta) -> int:
+def prune(conn: Conn, older_than: timedelta) -> int:
     return transaction(conn, mysql_tx.prune, older_than)
 
 
-def _rescue(conn) -> int:
+def _rescue(conn: Conn) -> int:
     with conn.cursor(Cursor) as cur:
         cur.execute(q.NOW)
-        return mysql_tx.rescue(cur, cur.fetchone()[0])
+        row = cur.fetchone()
+        assert row is not None, "SELECT without FROM returns one row"
+        return int(mysql_tx.rescue(cur, row[0]))
 
 
-def rescue(conn) -> int:
+def rescue(conn: Conn) -> int:
     """Rescue expired leases now (as the workers' maintenance does); returns how many."""
     return transaction(conn, _rescue)

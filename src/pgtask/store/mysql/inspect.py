@@ -12,6 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pymysql.connections import Connection
+
+from pgtask.store.base import Row
 from pgtask.store.mysql.rules import utc
 
 JSON_COLUMNS = frozenset({"payload", "errors", "result", "queues", "task_types"})
@@ -19,7 +22,7 @@ BOOL_COLUMNS = frozenset({"paused"})
 FILTERS = {"state": "state = %s", "queue": "queue = %s", "task_type": "task_type = %s"}
 
 
-def plain(row: dict[str, Any]) -> dict[str, Any]:
+def plain(row: Row) -> Row:
     """One MySQL row as Postgres would give it (pure)."""
     out = {}
     for key, value in row.items():
@@ -35,7 +38,7 @@ def plain(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def where(**filters: Any) -> tuple[str, list]:
+def where(**filters: Any) -> tuple[str, list[Any]]:
     """`col = %s AND ...` for the filters that are not None ('TRUE' when there are none).
 
     Only the constant fragments of FILTERS reach the SQL text; values go as parameters.
@@ -46,7 +49,7 @@ def where(**filters: Any) -> tuple[str, list]:
     return " AND ".join(text for text, _ in given), [value for _, value in given]
 
 
-def fetch(conn, query: str, params: Any = None) -> list[dict]:
+def fetch(conn: Connection[Any], query: str, params: Any = None) -> list[Row]:
     with conn.cursor() as cur:
         cur.execute(query, params)
         return [plain(row) for row in cur.fetchall()]
@@ -66,8 +69,8 @@ ORDER BY id LIMIT %s
 """
 
 
-def list_tasks(conn, *, state: str | None = None, queue: str | None = None,
-               task_type: str | None = None, after: int = 0, limit: int = 50) -> list[dict]:
+def list_tasks(conn: Connection[Any], *, state: str | None = None, queue: str | None = None,
+               task_type: str | None = None, after: int = 0, limit: int = 50) -> list[Row]:
     """Up to `limit` tasks with id > `after`, by id: keyset pagination over hot and history."""
     condition, values = where(state=state, queue=queue, task_type=task_type)
     params = [after, *values, limit] * 2 + [limit]
@@ -80,7 +83,7 @@ SELECT attempt, at, level, message FROM pgtask_task_logs WHERE task_id = %s ORDE
 """
 
 
-def task_detail(conn, task_id: int, log_limit: int = 1000) -> dict | None:
+def task_detail(conn: Connection[Any], task_id: int, log_limit: int = 1000) -> Row | None:
     """The task with its log lines, or None. MySQL keeps no HTTP attempt journal (None)."""
     found = fetch(conn, SHOW_TASK, (task_id,))
     if not found:
@@ -100,6 +103,6 @@ ORDER BY 1, 2
 """
 
 
-def task_counts(conn) -> list[dict]:
+def task_counts(conn: Connection[Any]) -> list[Row]:
     """Tasks counted by queue and state (a full count: it reads all of history)."""
     return fetch(conn, STATS)

@@ -12,11 +12,7 @@ from typing import Any
 
 from pgtask.errors import ConfigError
 from pgtask.models import NAME_PATTERN
-
-SETTINGS = ("concurrency_limit", "rate_limit", "rate_burst", "max_attempts", "min_backoff",
-            "max_backoff", "max_doublings", "backoff_jitter", "lease", "target_url",
-            "dispatch_deadline")
-CLEARABLE = ("concurrency_limit", "rate_limit", "target_url")
+from pgtask.queue_settings import CLEARABLE, NAMES
 
 
 def pg_number(value: float) -> str:
@@ -36,13 +32,13 @@ def check_request(name: str, settings: dict[str, Any]) -> None:
     """Refuse a bad queue name, an unknown setting, or clearing one that must have a value."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ConfigError(f"invalid queue name {name!r}")
-    unknown = sorted(set(settings) - set(SETTINGS))
+    unknown = sorted(set(settings) - set(NAMES))
     if unknown:
         raise ConfigError(f"unknown queue setting(s): {', '.join(unknown)}")
     cleared = sorted(k for k, v in settings.items() if v is None and k not in CLEARABLE)
     if cleared:
         raise ConfigError(f"{', '.join(cleared)} cannot be cleared "
-                          "(only concurrency_limit, rate_limit and target_url can)")
+                          f"(only {', '.join(CLEARABLE[:-1])} and {CLEARABLE[-1]} can)")
 
 
 def _check(q: dict[str, Any]) -> None:
@@ -77,7 +73,7 @@ def apply_settings(current: dict[str, Any], settings: dict[str, Any]) -> dict[st
 
     `current` is the queue row as stored (durations in seconds); so are the settings.
     """
-    policy = {k: current[k] for k in SETTINGS}
+    policy = {k: current[k] for k in NAMES}
     policy.update(settings)
     _check(policy)
     return policy

@@ -16,12 +16,16 @@ transaction, which holds purge back (console/health_mysql.py renders them).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pymysql
+from pymysql.connections import Connection
 
+from pgtask.errors import DatabaseUnavailable
+from pgtask.store.base import Row
+from pgtask.store.mysql.errors import is_lost
 from pgtask.store.mysql.inspect import fetch
 from pgtask.store.mysql.rules import sql_time
-from pgtask.store.mysql.store import CONNECTION_LOST
 
 SNAPSHOT_TRANSACTION = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                         "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
@@ -132,7 +136,7 @@ ER_NEEDS_PRIVILEGE = {1227, 1142, 1044}  # access denied (PROCESS, table, databa
 TOP_QUERIES = {"queues": TOP_QUEUES, "events": TOP_EVENTS, "workers": TOP_WORKERS}
 
 
-def _health(conn) -> dict:
+def _health(conn: Connection[Any]) -> Row:
     """The "mysql_health" row; available=False when the account may not read InnoDB's views."""
     try:
         history = fetch(conn, HISTORY_LENGTH)
@@ -146,12 +150,12 @@ def _health(conn) -> dict:
             "oldest_transaction": oldest[0] if oldest else None}
 
 
-def top_rows(conn, *, since: datetime | None = None,
-             now: datetime | None = None) -> dict[str, list[dict]]:
+def top_rows(conn: Connection[Any], *, since: datetime | None = None,
+             now: datetime | None = None) -> dict[str, list[Row]]:
     """Everything one `top` frame needs, as rows keyed by query name (as store.inspect's).
 
-    `conn`: a schema_check_mysql.connect connection. A lost connection is raised as
-    ConnectionError, which the live console shows and retries.
+    `conn`: a schema.connect connection. A lost connection is DatabaseUnavailable ("MySQL
+    connection lost: ..."), which the live console shows and retries.
     """
     try:
         with conn.cursor() as cur:
@@ -166,9 +170,8 @@ def top_rows(conn, *, since: datetime | None = None,
         finally:
             conn.rollback()  # read only: nothing to keep, the snapshot is released
     except pymysql.err.MySQLError as exc:
-        code = exc.args[0] if exc.args else None
-        if isinstance(exc, pymysql.err.InterfaceError) or code in CONNECTION_LOST:
+        if is_lost(exc):
             reason = str(exc) or type(exc).__name__
-            raise ConnectionError(f"MySQL connection lost: {reason}") from exc
+            raise DatabaseUnavailable(f"MySQL connection lost: {reason}") from exc
         raise
     return {"clock": clock, **rows}

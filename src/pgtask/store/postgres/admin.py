@@ -12,7 +12,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pgtask.errors import ConfigError
+from pgtask.store.base import Row
 from pgtask.store.postgres.inspect import equal_filters
+from pgtask.store.postgres.schema import Connection
 
 # Bulk actions go in slices, each its own statement and transaction: no lock on thousands
 # of rows is held for long, and a failure part-way leaves the earlier slices done.
@@ -38,7 +40,15 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
         yield list(ids[start:start + CHUNK])
 
 
-def select_ids(conn: psycopg.Connection, *, finished: bool, state: str | None = None,
+def _one(conn: Connection, query: str, params: Sequence[Any] = ()) -> Row:
+    """The row of a statement that returns exactly one (a function call, a count)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise RuntimeError(f"{query!r} returned no row")
+    return row
+
+
+def select_ids(conn: Connection, *, finished: bool, state: str | None = None,
                queue: str | None = None, task_type: str | None = None) -> list[int]:
     """Ids of the tasks matching the filters, from history (finished) or the hot table."""
     table = sql.Identifier("pgtask", "task_history" if finished else "tasks")
@@ -47,45 +57,45 @@ def select_ids(conn: psycopg.Connection, *, finished: bool, state: str | None = 
     return [row["id"] for row in conn.execute(query, values)]
 
 
-def retry_tasks(conn: psycopg.Connection, ids: Sequence[int]) -> list[int]:
+def retry_tasks(conn: Connection, ids: Sequence[int]) -> list[int]:
     """Re-queue the dead or cancelled tasks among `ids`; returns those that were."""
     return [row["id"] for chunk in _chunks(ids) for row in conn.execute(RETRY, (chunk,))]
 
 
-def cancel_tasks(conn: psycopg.Connection, ids: Sequence[int], reason: str) -> list[int]:
+def cancel_tasks(conn: Connection, ids: Sequence[int], reason: str) -> list[int]:
     """Cancel the unfinished tasks among `ids`; returns those that were."""
     return [row["id"] for chunk in _chunks(ids) for row in conn.execute(CANCEL, (chunk, reason))]
 
 
-def queues(conn: psycopg.Connection) -> list[dict]:
+def queues(conn: Connection) -> list[Row]:
     return conn.execute(QUEUES).fetchall()
 
 
-def configure_queue(conn: psycopg.Connection, name: str, settings: dict[str, Any]) -> dict:
+def configure_queue(conn: Connection, name: str, settings: dict[str, Any]) -> Row:
     """Change the named settings (None clears); ConfigError says which value was refused."""
     values = {k: f"{v.total_seconds()} seconds" if isinstance(v, timedelta) else v
               for k, v in settings.items()}
     try:
-        return conn.execute(CONFIGURE, (name, Jsonb(values))).fetchone()
+        return _one(conn, CONFIGURE, (name, Jsonb(values)))
     except (psycopg.errors.CheckViolation, psycopg.errors.InvalidParameterValue,
             psycopg.errors.DataException) as exc:
         message = exc.diag.message_primary or str(exc)
         raise ConfigError(message.removeprefix("pgtask: ")) from None
 
 
-def set_paused(conn: psycopg.Connection, name: str, paused: bool) -> bool:
+def set_paused(conn: Connection, name: str, paused: bool) -> bool:
     """Pause or resume a queue; False when there is no such queue."""
-    return conn.execute(SET_PAUSED, (name, paused)).fetchone()["found"]
+    return bool(_one(conn, SET_PAUSED, (name, paused))["found"])
 
 
-def count_prunable(conn: psycopg.Connection, older_than: timedelta) -> int:
-    return conn.execute(PRUNABLE, (older_than,)).fetchone()["n"]
+def count_prunable(conn: Connection, older_than: timedelta) -> int:
+    return int(_one(conn, PRUNABLE, (older_than,))["n"])
 
 
-def prune(conn: psycopg.Connection, older_than: timedelta) -> int:
-    return conn.execute(PRUNE, (older_than,)).fetchone()["n"]
+def prune(conn: Connection, older_than: timedelta) -> int:
+    return int(_one(conn, PRUNE, (older_than,))["n"])
 
 
-def rescue(conn: psycopg.Connection) -> int:
+def rescue(conn: Connection) -> int:
     """Run pgtask.rescue_tasks now; returns how many tasks it moved."""
-    return conn.execute(RESCUE).fetchone()["n"]
+    return int(_one(conn, RESCUE)["n"])

@@ -1,16 +1,34 @@
 """Dedicated connections, outside the pool, for sessions with state of their own.
 
 The scheduler's leadership lock and a done-stream follower's LISTEN belong to one session
-each: autocommit, with TCP keepalives so a dead peer is noticed (see postgres.KEEPALIVES).
+each: autocommit, with TCP keepalives so a dead peer is noticed (see listen.KEEPALIVES).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import psycopg
 
-from pgtask.store.postgres.store import KEEPALIVES
+from pgtask.store.postgres.errors import translated
+from pgtask.store.postgres.listen import KEEPALIVES
+
+Session = psycopg.AsyncConnection[tuple[Any, ...]]
 
 
-async def connect(dsn: str) -> psycopg.AsyncConnection:
+async def connect(dsn: str) -> Session:
     return await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=10,
                                                  **KEEPALIVES)
+
+
+@asynccontextmanager
+async def dedicated(dsn: str) -> AsyncIterator[Session]:
+    """connect() for the length of a block; DatabaseUnavailable when the server is away."""
+    with translated():
+        conn = await connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()

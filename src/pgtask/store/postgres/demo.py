@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import psycopg
 from psycopg.rows import dict_row
+
+from pgtask.store.base import Row
+from pgtask.store.postgres.errors import translated
 
 SETUP_QUEUE = """
 insert into pgtask.queues (name, min_backoff, max_backoff, backoff_jitter, max_attempts)
@@ -13,8 +20,8 @@ on conflict (name) do update
        backoff_jitter = excluded.backoff_jitter, max_attempts = excluded.max_attempts,
        paused = false
 """
-NEXT_ID = "select coalesce(pg_sequence_last_value('pgtask.task_id_seq'), 0)"
-FINISHED = "select count(*) from pgtask.task_history where queue = %s and id > %s"
+LAST_ID = "select coalesce(pg_sequence_last_value('pgtask.task_id_seq'), 0) as id"
+FINISHED = "select count(*) as n from pgtask.task_history where queue = %s and id > %s"
 SUMMARY = """
 select count(*) filter (where state = 'succeeded') as succeeded,
        count(*) filter (where state = 'succeeded' and attempt > 1) as retried,
@@ -30,28 +37,46 @@ select percentile_cont(array[0.5, 0.99]) within group (order by
 """
 
 
-def setup_queue(dsn: str, queue: str) -> int:
-    """Give the demo queue fast retries; return the id to count this run's tasks from."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(SETUP_QUEUE, (queue,))
-    return last_task_id(dsn)
+class DemoDatabase:
+    """The demo's one autocommit connection; `connection` is the driver's own, for
+    pgtask.enqueue (each enqueue commits at once)."""
+
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self.connection = conn
+
+    def _one(self, query: str, *params: Any) -> Row:
+        with translated():
+            row = self.connection.execute(query, params).fetchone()
+        if row is None:
+            raise RuntimeError(f"{query!r} returned no row")
+        return row
+
+    def setup_queue(self, queue: str) -> int:
+        """Give the demo queue fast retries; return the id to count this run's tasks from."""
+        with translated():
+            self.connection.execute(SETUP_QUEUE, (queue,))
+        return self.last_task_id()
+
+    def last_task_id(self) -> int:
+        """The newest task id handed out so far (0 before the first)."""
+        return int(self._one(LAST_ID)["id"])
+
+    def finished_count(self, queue: str, after_id: int) -> int:
+        return int(self._one(FINISHED, queue, after_id)["n"])
+
+    def summary(self, queue: str, after_id: int, until_id: int) -> Row:
+        return self._one(SUMMARY, queue, after_id, until_id)
+
+    def pickup_ms(self, queue: str, after_id: int) -> list[float]:
+        """p50 and p99 of claim minus enqueue, in milliseconds, of the tasks after `after_id`."""
+        return [float(ms) for ms in self._one(PICKUP, queue, after_id)["ms"] or [0.0, 0.0]]
 
 
-def last_task_id(dsn: str) -> int:
-    """The newest task id handed out so far (0 before the first)."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(NEXT_ID).fetchone()[0]
-
-
-def finished_count(conn: psycopg.Connection, queue: str, after_id: int) -> int:
-    return conn.execute(FINISHED, (queue, after_id)).fetchone()[0]
-
-
-def summary(dsn: str, queue: str, after_id: int, until_id: int) -> dict:
-    with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
-        return conn.execute(SUMMARY, (queue, after_id, until_id)).fetchone()
-
-
-def pickup_ms(dsn: str, queue: str, after_id: int) -> list[float]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(PICKUP, (queue, after_id)).fetchone()[0] or [0.0, 0.0]
+@contextmanager
+def open_demo_database(dsn: str) -> Iterator[DemoDatabase]:
+    with translated():
+        conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
+    try:
+        yield DemoDatabase(conn)
+    finally:
+        conn.close()

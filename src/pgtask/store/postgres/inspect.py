@@ -16,6 +16,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgtask.store.base import Row
+from pgtask.store.postgres.schema import Connection
 
 # Every query takes %(now)s: null means the database clock; tests pass a fixed instant.
 # The expression is written out where it is used (not read from a CTE) so that the planner
@@ -147,8 +151,8 @@ TOP_QUERIES = {"clock": TOP_CLOCK, "queues": TOP_QUEUES, "events": TOP_EVENTS,
                "workers": TOP_WORKERS, "health": TOP_HEALTH}
 
 
-def top_rows(conn: psycopg.Connection, *, since: datetime | None = None,
-             now: datetime | None = None) -> dict[str, list[dict]]:
+def top_rows(conn: Connection, *, since: datetime | None = None,
+             now: datetime | None = None) -> dict[str, list[Row]]:
     """Everything one `top` frame needs, as rows keyed by query name (see TOP_QUERIES).
 
     `since`: the `until` of the previous refresh (None: read the whole five minutes).
@@ -158,14 +162,15 @@ def top_rows(conn: psycopg.Connection, *, since: datetime | None = None,
     return read_snapshot(conn, TOP_QUERIES, {"now": now, "since": since})
 
 
-def read_snapshot(conn: psycopg.Connection, queries: dict[str, str],
-                  params: dict) -> dict[str, list[dict]]:
-    """Run `queries` on one snapshot and return their rows by name. BEGIN, the statements
-    and COMMIT travel together in a pipeline: one round trip however many queries."""
+def read_snapshot(conn: psycopg.Connection[Any], queries: dict[str, str],
+                  params: dict[str, Any]) -> dict[str, list[Row]]:
+    """Run `queries` on one snapshot and return their rows (as dicts) by name. BEGIN, the
+    statements and COMMIT travel together in a pipeline: one round trip however many."""
     with conn.pipeline(), conn.transaction():
         for statement in SNAPSHOT_TRANSACTION:
             conn.execute(statement)
-        cursors = {name: conn.cursor().execute(query, params if "%(" in query else None)
+        cursors = {name: conn.cursor(row_factory=dict_row).execute(
+                       query, params if "%(" in query else None)
                    for name, query in queries.items()}
     return {name: cur.fetchall() for name, cur in cursors.items()}
 
@@ -178,7 +183,7 @@ LIST_COLUMNS = sql.SQL(
 )
 
 
-def equal_filters(**filters: Any) -> tuple[sql.Composable, list]:
+def equal_filters(**filters: Any) -> tuple[sql.Composable, list[Any]]:
     """`col = %s and ...` for the filters that are not None ('true' when there are none)."""
     given = {column: value for column, value in filters.items() if value is not None}
     if not given:
@@ -188,8 +193,8 @@ def equal_filters(**filters: Any) -> tuple[sql.Composable, list]:
     return where, list(given.values())
 
 
-def list_tasks(conn: psycopg.Connection, *, state: str | None = None, queue: str | None = None,
-               task_type: str | None = None, after: int = 0, limit: int = 50) -> list[dict]:
+def list_tasks(conn: Connection, *, state: str | None = None, queue: str | None = None,
+               task_type: str | None = None, after: int = 0, limit: int = 50) -> list[Row]:
     """Up to `limit` tasks with id > `after`, by id: keyset pagination over hot and history.
 
     The view is a UNION ALL of two tables whose primary keys are ordered by id, so the
@@ -218,7 +223,7 @@ select id, task_type, state::text as state from pgtask.all_tasks
 """
 
 
-def task_detail(conn: psycopg.Connection, task_id: int, log_limit: int = 1000) -> dict | None:
+def task_detail(conn: Connection, task_id: int, log_limit: int = 1000) -> Row | None:
     """The task with its log lines, HTTP attempts (when that table exists) and the
     follow-up tasks its chain enqueued, or None."""
     task = conn.execute(SHOW_TASK, (task_id,)).fetchone()
@@ -226,7 +231,8 @@ def task_detail(conn: psycopg.Connection, task_id: int, log_limit: int = 1000) -
         return None
     logs = conn.execute(SHOW_LOGS, (task_id, log_limit)).fetchall()
     attempts = None
-    if conn.execute(HTTP_ATTEMPTS_TABLE).fetchone()["present"]:
+    journal = conn.execute(HTTP_ATTEMPTS_TABLE).fetchone()
+    if journal and journal["present"]:
         attempts = conn.execute(SHOW_HTTP_ATTEMPTS, (task_id,)).fetchall()
     follow_ups = conn.execute(SHOW_FOLLOW_UPS, (task_id,)).fetchall()
     return {"task": task, "logs": logs, "http_attempts": attempts, "follow_ups": follow_ups}
@@ -237,6 +243,6 @@ select queue, state::text as state, count(*) as n from pgtask.all_tasks group by
 """
 
 
-def task_counts(conn: psycopg.Connection) -> list[dict]:
+def task_counts(conn: Connection) -> list[Row]:
     """Tasks counted by queue and state (a full count: it reads all of history)."""
     return conn.execute(STATS).fetchall()

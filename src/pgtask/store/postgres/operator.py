@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pgtask.store.base import Backend, Capability
+from pgtask.models import Backend
+from pgtask.store.base import Capability
 from pgtask.store.operators import ConnectionOperator, OperatorQueries
 from pgtask.store.postgres import admin, inspect
 from pgtask.store.postgres.errors import translated

@@ -7,14 +7,19 @@ schema written by a newer pgtask each fail with a message that says what to do.
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from pgtask.config import redact_dsn
 from pgtask.errors import ConfigError, SchemaError
+from pgtask.store.postgres.errors import translated
 
 HAS_VERSION_TABLE = "select to_regclass('pgtask.alembic_version') is not null as present"
 VERSION = "select version_num from pgtask.alembic_version limit 1"
+
+Connection = psycopg.Connection[DictRow]  # an operator's: rows as dicts
 
 
 def schema_status(found: str | None, head: str, known: set[str]) -> str:
@@ -53,25 +58,33 @@ def check_revision(found: str | None, dsn: str) -> None:
         )
 
 
-def connect(dsn: str, *, autocommit: bool = True, timeout: float = 10) -> psycopg.Connection:
+def connect(dsn: str, *, autocommit: bool = True, timeout: float = 10) -> Connection:
     """A dict-row connection, or ConfigError naming the (redacted) DSN and the reason."""
     try:
-        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=int(timeout),
-                               row_factory=dict_row)
+        return psycopg.Connection.connect(dsn, autocommit=autocommit,
+                                          connect_timeout=int(timeout), row_factory=dict_row)
     except psycopg.Error as exc:
         text = str(exc).strip()
         reason = text.splitlines()[-1] if text else type(exc).__name__
         raise ConfigError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
 
 
-def connect_checked(dsn: str, *, autocommit: bool = True) -> psycopg.Connection:
+def revision(conn: psycopg.Connection[Any]) -> str | None:
+    """The schema revision the database is at; None when pgtask was never migrated there."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        present = cur.execute(HAS_VERSION_TABLE).fetchone()
+        if not (present and present["present"]):
+            return None
+        row = cur.execute(VERSION).fetchone()
+    return str(row["version_num"]) if row else None
+
+
+def connect_checked(dsn: str, *, autocommit: bool = True) -> Connection:
     """connect(), then refuse a database whose schema is not this package's revision."""
     conn = connect(dsn, autocommit=autocommit)
     try:
-        found = None
-        if conn.execute(HAS_VERSION_TABLE).fetchone()["present"]:
-            row = conn.execute(VERSION).fetchone()
-            found = row["version_num"] if row else None
+        with translated():
+            found = revision(conn)
         check_revision(found, dsn)
         if not autocommit:
             conn.rollback()
