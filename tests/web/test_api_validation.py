@@ -63,7 +63,8 @@ def test_bad_json(client, raw, message):
 
 
 def test_wrong_content_type_is_415(client):
-    r = client.post("/api/tasks", content=b'{"type": "t.x"}', headers={"Content-Type": "text/plain"})
+    r = client.post("/api/tasks", content=b'{"type": "t.x"}',
+                    headers={"Content-Type": "text/plain"})
     assert r.status_code == 415
 
 

@@ -44,7 +44,8 @@ def test_random_task_bodies(client, body):
 
 
 @FUZZ
-@given(raw=st.one_of(st.binary(max_size=200), text.map(lambda s: s.encode("utf-8", "surrogatepass"))),
+@given(raw=st.one_of(st.binary(max_size=200),
+                     text.map(lambda s: s.encode("utf-8", "surrogatepass"))),
        content_type=st.sampled_from(["application/json", "application/json; charset=utf-8",
                                      "text/plain", ""]))
 def test_random_bytes(client, raw, content_type):

@@ -31,7 +31,7 @@ def test_counters_move_when_tasks_finish(client, db):
     assert value(first, "pgtask_tasks_enqueued_total", queue="m", type="t.x") == 0
     ids = [enqueue(db, queue="m") for _ in range(6)]
     for task_id, state in zip(ids, ["succeeded", "succeeded", "succeeded", "dead", "failed",
-                                    "cancelled"]):
+                                    "cancelled"], strict=True):
         finish(db, task_id, state)
     db.execute("select pgtask.record_http_attempts(array[%s, %s]::bigint[], array[1, 1], "
                "array['0s', '0s']::interval[], array[200, null], array[12.5, 30000], "
@@ -51,7 +51,8 @@ def test_counters_move_when_tasks_finish(client, db):
     assert value(s, "pgtask_http_attempts_total", queue="m", status="none") == 1
     assert value(s, "pgtask_run_seconds_count", queue="m") == 4
     assert value(s, "pgtask_pickup_latency_seconds_bucket", queue="m", le="+Inf") == 4
-    waiting = [value(s, "pgtask_queue_tasks", queue="m", state=st) for st in ("queued", "scheduled")]
+    waiting = [value(s, "pgtask_queue_tasks", queue="m", state=st)
+               for st in ("queued", "scheduled")]
     assert sum(waiting) == 1  # the failed one, in backoff or ready again
     again = scrape(client)  # nothing new: counters hold their values
     assert value(again, "pgtask_tasks_succeeded_total", **labels) == 3

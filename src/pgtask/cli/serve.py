@@ -9,7 +9,8 @@ import click
 
 from pgtask.cli.common import dsn_option
 from pgtask.config import redact_dsn, resolve_dsn
-from pgtask.store.postgres.schema import connect_checked
+from pgtask.store.base import Capability, require
+from pgtask.store.operators import open_operator
 
 log = logging.getLogger("pgtask.web")
 
@@ -29,7 +30,8 @@ def bind_refusal(host: str, auth_enabled: bool, insecure: bool) -> str | None:
     if auth_enabled or insecure or is_loopback(host):
         return None
     return (f"refusing to serve on {host} without authentication: set PGTASK_WEB_TOKENS, "
-            "PGTASK_WEB_BASIC or --auth-file (see the README's Authentication section), or pass --insecure")
+            "PGTASK_WEB_BASIC or --auth-file (see the README's Authentication section), "
+            "or pass --insecure")
 
 
 @click.command()
@@ -42,7 +44,8 @@ def bind_refusal(host: str, auth_enabled: bool, insecure: bool) -> str | None:
               help="Allow a non-loopback address without authentication.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(host, port, dsn, auth_file, insecure, log_level) -> None:
+def serve(host: str, port: int, dsn: str | None, auth_file: str | None, insecure: bool,
+          log_level: str) -> None:
     """Serve the HTTP API, the web dashboard and Prometheus /metrics."""
     try:
         import uvicorn
@@ -58,7 +61,10 @@ def serve(host, port, dsn, auth_file, insecure, log_level) -> None:
     if refusal:
         raise click.UsageError(refusal)
     url = resolve_dsn(dsn)
-    connect_checked(url).close()  # a wrong DSN or an unmigrated database fails here, clearly
+    # A wrong DSN, an unmigrated database or a backend without the web app (MySQL) fails
+    # here, in one line, rather than at the first request.
+    with open_operator(url) as operator:
+        require(operator, Capability.WEB)
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)-7s %(name)s %(message)s")
     log.info("serving %s on http://%s:%d (auth: %s)", redact_dsn(url), host, port,

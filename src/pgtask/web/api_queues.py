@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from functools import cache
+from typing import Any
 
-import psycopg
-from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.routing import Route
 
+from pgtask.errors import DatabaseUnavailable, Refused
 from pgtask.ops.snapshot import QueueStats, Snapshot
-from pgtask.store.postgres import admin
-from pgtask.store.postgres import browse as web_pg
+from pgtask.store.base import Browser, Row
 from pgtask.store.postgres.schema import schema_status
 from pgtask.web import queue_settings, validation
 from pgtask.web.body import read_json
@@ -24,43 +23,43 @@ log = logging.getLogger("pgtask.web")
 STALE_WORKER_SECONDS = 30.0  # as `pgtask top` flags them
 
 
-def queue_stats(q: QueueStats | None) -> dict:
+def queue_stats(q: QueueStats | None) -> dict[str, Any]:
     """The live numbers of a queue, as the console computes them."""
     if q is None:
         return {}
-    pickup = dict(zip(("p50", "p95", "p99"), q.pickup)) if q.pickup else None
+    pickup = dict(zip(("p50", "p95", "p99"), q.pickup, strict=True)) if q.pickup else None
     return {"queued": q.queued, "scheduled": q.scheduled, "running": q.running,
             "dead_last_hour": q.dead_1h, "lag_seconds": q.lag, "pickup_seconds": pickup,
             "completed_per_second": asdict(q.completed), "failed_per_second": asdict(q.failed)}
 
 
-def queues_json(policies: list[dict], snapshot: Snapshot) -> list[dict]:
+def queues_json(policies: list[Row], snapshot: Snapshot) -> list[Row]:
     stats = {q.name: q for q in snapshot.queues}
     return [{**p, "stats": queue_stats(stats.get(p["name"]))} for p in policies]
 
 
-def workers_json(snapshot: Snapshot) -> list[dict]:
+def workers_json(snapshot: Snapshot) -> list[dict[str, Any]]:
     return [{**asdict(w), "alive": w.heartbeat_age < STALE_WORKER_SECONDS}
             for w in snapshot.workers]
 
 
 async def list_queues(request: Request) -> Json:
     state = state_of(request)
-    policies = await state.db.run(admin.queues)
-    return Json({"queues": queues_json(policies, await state.snapshots.get())})
+    policies = await state.db.run(lambda b: b.queues())
+    return Json({"queues": queues_json(policies, await state.snapshot())})
 
 
-def _patch(conn: psycopg.Connection, name: str, paused: bool | None,
-           settings: dict) -> dict | None:
+def _patch(browser: Browser, name: str, paused: bool | None,
+           settings: dict[str, Any]) -> Row | None:
     """Change a queue in one transaction; None when there is no such queue."""
-    with conn.transaction():
-        if not any(q["name"] == name for q in admin.queues(conn)):
+    with browser.transaction():
+        if not any(q["name"] == name for q in browser.queues()):
             return None
         if settings:
-            admin.configure_queue(conn, name, settings)
+            browser.configure_queue(name, settings)
         if paused is not None:
-            admin.set_paused(conn, name, paused)
-    return next(q for q in admin.queues(conn) if q["name"] == name)
+            browser.set_paused(name, paused)
+    return next(q for q in browser.queues() if q["name"] == name)
 
 
 async def patch_queue(request: Request) -> Json:
@@ -73,7 +72,7 @@ async def patch_queue(request: Request) -> Json:
 
 
 async def list_workers(request: Request) -> Json:
-    return Json({"workers": workers_json(await state_of(request).snapshots.get())})
+    return Json({"workers": workers_json(await state_of(request).snapshot())})
 
 
 @cache
@@ -92,9 +91,9 @@ async def healthz(request: Request) -> Json:
     The body says which, without naming the database (this endpoint needs no credentials).
     """
     try:
-        found = await state_of(request).db.run(web_pg.schema_revision, timeout=3.0)
-    except (psycopg.Error, PoolTimeout, OSError) as exc:
-        log.warning("health check: database unreachable (%s)", type(exc).__name__)
+        found = await state_of(request).db.run_within(3.0, lambda b: b.schema_revision())
+    except (DatabaseUnavailable, Refused) as exc:
+        log.warning("health check: database unreachable (%s)", type(exc.__cause__ or exc).__name__)
         return Json({"status": "unavailable", "database": "unreachable"}, status_code=503)
     head, known = _revisions()
     status = schema_status(found, head, set(known))

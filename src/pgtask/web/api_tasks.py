@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-import psycopg
 from starlette.requests import Request
 from starlette.routing import Route
 
-from pgtask.store.postgres import admin, inspect
-from pgtask.store.postgres import browse as web_pg
+from pgtask.store.base import Browser, Row
 from pgtask.web import validation
 from pgtask.web.body import read_json
 from pgtask.web.responses import ApiError, Json
@@ -20,7 +18,7 @@ CANCEL_REASON = "cancelled via the web API"
 PAST = {"retry": "retried", "cancel": "cancelled"}
 
 
-def task_json(row: dict) -> dict:
+def task_json(row: Row) -> Row:
     """A task as the API shows it: all_tasks' columns, with task_type named `type`."""
     out = dict(row)
     out["type"] = out.pop("task_type")
@@ -31,21 +29,22 @@ def not_found(task_id: int) -> ApiError:
     return ApiError(404, "not_found", f"no task {task_id} (it may have been pruned)")
 
 
-def task_detail(conn: psycopg.Connection, task_id: int) -> dict | None:
+def task_detail(browser: Browser, task_id: int) -> Row | None:
     """The task with its logs, HTTP attempts and chain links (what the detail page shows)."""
-    detail = inspect.task_detail(conn, task_id)
+    detail = browser.task_detail(task_id)
     if detail is None:
         return None
     return {**task_json(detail["task"]), "logs": detail["logs"],
-            "http_attempts": detail["http_attempts"], **web_pg.chain(conn, detail["task"])}
+            "http_attempts": detail["http_attempts"], **browser.chain(detail["task"])}
 
 
 async def create_task(request: Request) -> Json:
     body = await read_json(request, validation.MAX_BODY_BYTES)
     enqueue = validation.task_request(body)
-    task, created = await state_of(request).db.run(web_pg.enqueue_returning, enqueue)
+    task, created = await state_of(request).db.run(lambda b: b.enqueue_returning(enqueue))
+    location = f"{request.scope.get('root_path', '')}/api/tasks/{task['id']}"
     return Json(task_json(task), status_code=201 if created else 200,
-                headers={"Location": f"{request.scope.get('root_path', '')}/api/tasks/{task['id']}"})
+                headers={"Location": location})
 
 
 async def get_task(request: Request) -> Json:
@@ -56,9 +55,9 @@ async def get_task(request: Request) -> Json:
     return Json(detail)
 
 
-def page_of(conn: psycopg.Connection, query: dict[str, Any]) -> tuple[list[dict], int | None]:
+def page_of(browser: Browser, query: dict[str, Any]) -> tuple[list[Row], int | None]:
     """One page of tasks and the cursor of the next (None on the last page)."""
-    rows = web_pg.list_page(conn, **{**query, "limit": query["limit"] + 1})
+    rows = browser.list_page(**{**query, "limit": query["limit"] + 1})
     more = len(rows) > query["limit"]
     rows = rows[:query["limit"]]
     return rows, (rows[-1]["id"] if more else None)
@@ -77,10 +76,10 @@ async def list_tasks(request: Request) -> Json:
     return Json({"tasks": [task_json(r) for r in rows], "next": cursor, "next_url": next_url})
 
 
-def _act(conn: psycopg.Connection, verb: str, task_id: int, reason: str) -> tuple[bool, dict]:
-    done = (admin.retry_tasks(conn, [task_id]) if verb == "retry"
-            else admin.cancel_tasks(conn, [task_id], reason))
-    return bool(done), web_pg.task_row(conn, task_id)
+def _act(browser: Browser, verb: str, task_id: int, reason: str) -> tuple[bool, Row | None]:
+    done = (browser.retry_tasks([task_id]) if verb == "retry"
+            else browser.cancel_tasks([task_id], reason))
+    return bool(done), browser.task_row(task_id)
 
 
 async def _transition(request: Request, verb: str, allowed_from: str) -> Json:

@@ -15,9 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import psycopg
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from psycopg_pool import PoolTimeout
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -27,11 +25,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pgtask.config import resolve_dsn
-from pgtask.errors import ConfigError
+from pgtask.errors import ConfigError, DatabaseUnavailable, Refused
+from pgtask.ops.snapshots import Snapshots
+from pgtask.store.postgres.syncpool import open_browsers
 from pgtask.web import api_queues, api_tasks, dashboard, guard
 from pgtask.web.auth import AuthConfig
 from pgtask.web.auth import load as load_auth
-from pgtask.web.db import Database, Snapshots
+from pgtask.web.db import Database
 from pgtask.web.metrics import registry_for
 from pgtask.web.openapi import document
 from pgtask.web.responses import ApiError, Json, bad_request, error_response
@@ -49,21 +49,21 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(ApiError(exc.status_code, code, str(exc.detail)), exc.headers)
+    headers = dict(exc.headers) if exc.headers is not None else None
+    return error_response(ApiError(exc.status_code, code, str(exc.detail)), headers)
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
-    """A value the database (or configure_queue) refused: the client's mistake, a 400."""
-    if isinstance(exc, psycopg.Error):
-        message = (exc.diag.message_primary or type(exc).__name__)
-    else:
-        message = str(exc)
-    return error_response(bad_request(message.removeprefix("pgtask: ")))
+    """A value the database (Refused) or configure_queue (ConfigError) refused: the
+    client's mistake, a 400 with the database's message."""
+    return error_response(bad_request(str(exc).removeprefix("pgtask: ")))
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
+    # Only the cause's class name (PoolTimeout, OperationalError): a driver's message can
+    # carry connection details.
     log.warning("%s %s: database unavailable (%s)", request.method, request.url.path,
-                type(exc).__name__)
+                type(exc.__cause__ or exc).__name__)
     return error_response(ApiError(503, "database_unavailable",
                                    "the database is unreachable; try again shortly"),
                           {"Retry-After": "5"})
@@ -84,7 +84,7 @@ def create_app(dsn: str | None = None, *, auth: AuthConfig | None = None, pool_s
     """
     url = resolve_dsn(dsn)
     auth = load_auth() if auth is None else auth
-    db = Database(url, max_size=pool_size, timeout=db_timeout)
+    db = Database(open_browsers(url, max_size=pool_size, timeout=db_timeout))
     snapshots = Snapshots(db)
     registry = registry_for(db, snapshots)
 
@@ -108,9 +108,7 @@ def create_app(dsn: str | None = None, *, auth: AuthConfig | None = None, pool_s
     ]
     handlers = {
         ApiError: _api_error, HTTPException: _http_error, ConfigError: _refused,
-        psycopg.errors.DataError: _refused, psycopg.errors.IntegrityError: _refused,
-        psycopg.OperationalError: _unavailable, PoolTimeout: _unavailable,
-        Exception: _internal,
+        Refused: _refused, DatabaseUnavailable: _unavailable, Exception: _internal,
     }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.pgtask = WebState(db=db, snapshots=snapshots, auth=auth,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 
 from pgtask.web.responses import ApiError
 from pgtask.web.validation import parse_json_object
 
 
-async def read_json(request: Request, limit: int, *, optional: bool = False) -> dict:
+async def read_json(request: Request, limit: int, *, optional: bool = False) -> dict[str, Any]:
     """The request's JSON object body, read up to `limit` bytes (413 beyond, unread).
 
     `optional`: an empty body is {} (POST .../cancel takes an optional reason).

@@ -11,14 +11,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
-import psycopg
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from pgtask.console import format as fmt
 from pgtask.models import TaskState
-from pgtask.store.postgres import browse as web_pg
+from pgtask.store.base import Browser
 from pgtask.web import validation
 from pgtask.web.api_queues import STALE_WORKER_SECONDS
 from pgtask.web.api_tasks import not_found, page_of, task_detail
@@ -41,7 +40,8 @@ env.filters.update(
 
 def base_path(request: Request) -> str:
     """Where the app is mounted, with a trailing slash: every link is relative to it."""
-    return request.scope.get("root_path", "").rstrip("/") + "/"
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/") + "/"
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -63,17 +63,17 @@ def _filters(request: Request) -> dict[str, Any]:
     return {**query, "limit": PAGE_SIZE, "after": None}  # newest first, older by `before`
 
 
-def _overview_rows(conn: psycopg.Connection, query: dict) -> dict:
-    rows, cursor = page_of(conn, query)
+def _overview_rows(browser: Browser, query: dict[str, Any]) -> dict[str, Any]:
+    rows, cursor = page_of(browser, query)
     return {"tasks": rows, "cursor": cursor,
-            "failures": web_pg.recent_failures(conn, FAILURES_SHOWN)}
+            "failures": browser.recent_failures(FAILURES_SHOWN)}
 
 
-async def _overview(request: Request) -> dict:
+async def _overview(request: Request) -> dict[str, Any]:
     state = state_of(request)
     query = _filters(request)
     data = await state.db.run(_overview_rows, query)
-    snapshot = await state.snapshots.get()
+    snapshot = await state.snapshot()
     filters = {k: v for k, v in (("state", query["state"]), ("queue", query["queue"]),
                                  ("type", query["task_type"])) if v}
     older = urlencode({**filters, "before": data["cursor"]}) if data["cursor"] else None
@@ -92,7 +92,7 @@ async def live(request: Request) -> HTMLResponse:
     return render(request, "live.html", **await _overview(request))
 
 
-async def _task(request: Request) -> dict:
+async def _task(request: Request) -> dict[str, Any]:
     task_id = validation.task_id(request.path_params["id"])
     detail = await state_of(request).db.run(task_detail, task_id)
     if detail is None:

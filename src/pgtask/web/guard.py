@@ -26,7 +26,8 @@ MACHINE_PREFIXES = ("/api/", "/metrics", "/openapi.json")
 
 def route_path(scope: Scope) -> str:
     """The path inside this app (without the prefix it is mounted at)."""
-    path, root = scope["path"], scope.get("root_path", "")
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
     return path[len(root):] if root and path.startswith(root) else path
 
 

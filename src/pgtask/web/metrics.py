@@ -1,7 +1,7 @@
 """/metrics: Prometheus metrics derived from the database at scrape time.
 
 Semantics (a scrape costs a few small queries whatever the history size; see
-store/web_metrics_pg.py for how each is read):
+store/postgres/metrics.py for how each is read):
 
 - Counters count since this server's first scrape (Prometheus treats a restart as a counter
   reset, as for any exporter): pgtask_tasks_enqueued_total, _succeeded_total, _dead_total,
@@ -32,9 +32,10 @@ from prometheus_client.core import (
 )
 
 from pgtask.ops.snapshot import Snapshot
-from pgtask.store.postgres.metrics import metrics_rows, start_marks
+from pgtask.ops.snapshots import Snapshots
+from pgtask.store.base import Row
 from pgtask.web.api_queues import STALE_WORKER_SECONDS
-from pgtask.web.db import Database, Snapshots
+from pgtask.web.db import Database
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
           1800.0, 3600.0)
@@ -57,10 +58,10 @@ class Totals:
 
     def __init__(self, bounds: Sequence[float] = BOUNDS) -> None:
         self.bounds = tuple(bounds)
-        self.counts: dict[str, Counter] = defaultdict(Counter)
+        self.counts: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
         self.buckets: dict[tuple[str, str], list[float]] = {}  # per-bucket counts, then sum
 
-    def add(self, rows: dict[str, list[dict]]) -> None:
+    def add(self, rows: dict[str, list[Row]]) -> None:
         for r in rows["enqueued"]:
             self.counts["enqueued"][r["queue"], r["task_type"]] += r["n"]
         for r in rows["finished"]:
@@ -88,15 +89,16 @@ class Totals:
             http.add_metric(list(labels), n)
         yield http
         for kind, (name, doc) in HISTOGRAMS.items():
-            family = HistogramMetricFamily(name, doc, labels=["queue"])
+            histogram = HistogramMetricFamily(name, doc, labels=["queue"])
             for (k, queue), hist in sorted(self.buckets.items()):
                 if k == kind:
-                    family.add_metric([queue], self._cumulative(hist), sum_value=hist[-1])
-            yield family
+                    histogram.add_metric([queue], self._cumulative(hist), sum_value=hist[-1])
+            yield histogram
 
     def _cumulative(self, hist: list[float]) -> list[tuple[str, float]]:
-        out, running = [], 0
-        for bound, n in zip((*map(str, self.bounds), "+Inf"), hist[:-1]):
+        out: list[tuple[str, float]] = []
+        running: float = 0
+        for bound, n in zip((*map(str, self.bounds), "+Inf"), hist[:-1], strict=True):
             running += n
             out.append((bound, running))
         return out
@@ -131,16 +133,16 @@ class DatabaseCollector:
         self._db = db
         self._snapshots = snapshots
         self._lock = threading.Lock()
-        self._marks: dict | None = None
+        self._marks: Row | None = None
         self.totals = Totals()
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             if self._marks is None:
-                self._marks = dict(self._db.call(start_marks))
+                self._marks = dict(self._db.call(lambda b: b.start_marks()))
             else:
-                rows = self._db.call(metrics_rows, self._marks["until"],
-                                     self._marks["last_id"], self.totals.bounds)
+                since, last_id = self._marks["until"], self._marks["last_id"]
+                rows = self._db.call(lambda b: b.metrics_rows(since, last_id, self.totals.bounds))
                 self.totals.add(rows)
                 self._marks = {"until": rows["clock"][0]["until"], "last_id": max(
                     [self._marks["last_id"], *(r["max_id"] for r in rows["enqueued"])])}

@@ -1,12 +1,16 @@
 """The OpenAPI 3.1 document served at /openapi.json, written out by hand so that it says
-exactly what validation.py accepts (a test checks that every route is described)."""
+exactly what validation.py accepts (a test checks that every route is described); a queue's
+settings are described from their table, pgtask.queue_settings."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pgtask.models import MAX_ATTEMPTS_RANGE, NAME_PATTERN, PRIORITY_RANGE, TaskState
+from pgtask.queue_settings import QUEUE_SETTINGS, QueueSetting
 from pgtask.web.validation import DEFAULT_PAGE, MAX_PAGE
+
+Schema = dict[str, Any]  # a JSON Schema or a part of the document
 
 NAME = {"type": "string", "pattern": NAME_PATTERN.pattern}
 DURATION = {"oneOf": [{"type": "number", "minimum": 0, "description": "seconds"},
@@ -42,37 +46,45 @@ TASK = {"type": "object", "properties": {
     "created_at": {"type": "string", "format": "date-time"},
     "finished_at": {"type": ["string", "null"], "format": "date-time"},
     "message": {"type": ["string", "null"]}}}
+RATE = [{"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "examples": ["100/s", "10/m"]}]
+
+
+def _setting_schema(setting: QueueSetting) -> Schema:
+    """The JSON Schema of one queue setting, from its kind, bounds and whether it clears."""
+    if setting.kind == "duration":
+        return DURATION
+    if setting.kind == "rate":
+        return {"oneOf": [*RATE, *([{"type": "null"}] if setting.clearable else [])]}
+    base = {"int": "integer", "fraction": "number", "url": "string"}[setting.kind]
+    schema: Schema = {"type": [base, "null"] if setting.clearable else base}
+    if setting.kind == "url":
+        schema["pattern"] = "^https?://"
+    for bound in ("minimum", "maximum"):
+        if getattr(setting, bound) is not None:
+            schema[bound] = getattr(setting, bound)
+    return schema
+
+
 QUEUE_PATCH = {
     "type": "object", "additionalProperties": False, "minProperties": 1,
-    "properties": {
-        "paused": {"type": "boolean"},
-        "concurrency_limit": {"type": ["integer", "null"], "minimum": 1},
-        "rate_limit": {"oneOf": [{"type": "number", "exclusiveMinimum": 0},
-                                 {"type": "string", "examples": ["100/s", "10/m"]},
-                                 {"type": "null"}]},
-        "rate_burst": {"type": "integer", "minimum": 1},
-        "max_attempts": {"type": "integer", "minimum": 1, "maximum": 1000},
-        "min_backoff": DURATION, "max_backoff": DURATION, "lease": DURATION,
-        "dispatch_deadline": DURATION,
-        "max_doublings": {"type": "integer", "minimum": 0, "maximum": 60},
-        "backoff_jitter": {"type": "number", "minimum": 0, "maximum": 1},
-        "target_url": {"type": ["string", "null"], "pattern": "^https?://"},
-    },
+    "properties": {"paused": {"type": "boolean"},
+                   **{s.name: _setting_schema(s) for s in QUEUE_SETTINGS}},
 }
 
 
-def _json(schema: dict) -> dict:
+def _json(schema: Schema) -> Schema:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _answers(ok: dict[str, tuple[str, dict]], *errors: str) -> dict:
+def _answers(ok: dict[str, tuple[str, Schema]], *errors: str) -> Schema:
     out = {code: {"description": text, **_json(schema)} for code, (text, schema) in ok.items()}
     for code in errors:
         out[code] = {"description": "error", **_json(ERROR)}
     return out
 
 
-def _param(name: str, where: str, schema: dict, required: bool = False) -> dict:
+def _param(name: str, where: str, schema: Schema, required: bool = False) -> Schema:
     return {"name": name, "in": where, "required": required or where == "path",
             "schema": schema}
 
@@ -130,7 +142,7 @@ PATHS: dict[str, Any] = {
 }
 
 
-def document() -> dict:
+def document() -> Schema:
     return {
         "openapi": "3.1.0",
         "info": {"title": "pgtask", "version": "1",

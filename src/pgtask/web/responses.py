@@ -21,7 +21,7 @@ class ApiError(Exception):
         self.message = message
         self.field = field
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field is not None:
             error["field"] = self.field

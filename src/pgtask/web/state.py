@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from pgtask.ops.snapshot import Snapshot
+from pgtask.ops.snapshots import Snapshots
 from pgtask.web.auth import AuthConfig
-from pgtask.web.db import Database, Snapshots
+from pgtask.web.db import Database
 
 
 @dataclass
@@ -17,6 +20,12 @@ class WebState:
     auth: AuthConfig
     refresh_seconds: float = 2.0  # how often the dashboard polls
 
+    async def snapshot(self) -> Snapshot:
+        """The shared snapshot, taken in a worker thread when it is due (it reads the
+        database)."""
+        return await run_in_threadpool(self.snapshots.take)
+
 
 def state_of(request: Request) -> WebState:
-    return request.app.state.pgtask
+    state: WebState = request.app.state.pgtask
+    return state

@@ -62,7 +62,7 @@ def _check_strings(value: Any) -> None:
                 raise bad_request("text must not contain unpaired UTF-16 surrogates") from None
 
 
-def parse_json_object(raw: bytes, what: str = "request body") -> dict:
+def parse_json_object(raw: bytes, what: str = "request body") -> dict[str, Any]:
     """The body as a JSON object, or a 400 saying why it is not one."""
     try:
         text = raw.decode("utf-8")
@@ -86,7 +86,7 @@ def refuse_unknown(given: Iterable[str], allowed: tuple[str, ...]) -> None:
                           f"(allowed: {', '.join(allowed)})", unknown[0])
 
 
-def integer_field(body: Mapping, name: str, low: int, high: int) -> int | None:
+def integer_field(body: Mapping[str, Any], name: str, low: int, high: int) -> int | None:
     value = body.get(name)
     if value is None:
         return None
@@ -95,7 +95,7 @@ def integer_field(body: Mapping, name: str, low: int, high: int) -> int | None:
     return value
 
 
-def text_field(body: Mapping, name: str, max_length: int) -> str | None:
+def text_field(body: Mapping[str, Any], name: str, max_length: int) -> str | None:
     value = body.get(name)
     if value is None:
         return None
@@ -104,7 +104,7 @@ def text_field(body: Mapping, name: str, max_length: int) -> str | None:
     return value
 
 
-def duration_field(body: Mapping, name: str) -> timedelta | None:
+def duration_field(body: Mapping[str, Any], name: str) -> timedelta | None:
     """Seconds as a number, or text such as '500ms', '30s', '5m', '1h', '7d'."""
     value = body.get(name)
     if value is None:
@@ -121,7 +121,7 @@ def duration_field(body: Mapping, name: str) -> timedelta | None:
     return duration
 
 
-def _timestamp(body: Mapping, name: str) -> datetime | None:
+def _timestamp(body: Mapping[str, Any], name: str) -> datetime | None:
     value = body.get(name)
     if value is None:
         return None

@@ -1,17 +1,23 @@
-"""Queries of the web app (pgtask.web) that store.inspect and store.admin do not have:
+"""The reads of store.base.Browser that store.inspect and store.admin do not have:
 enqueue-and-return, pages newest first, recent failures, chain links, the schema revision.
-The metrics queries are in web_metrics_pg.py.
+The /metrics queries are in metrics.py; pool.py serves both to the web app.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import psycopg
 from psycopg import sql
+from psycopg.rows import DictRow
 
 from pgtask.models import EnqueueRequest
+from pgtask.store.postgres.enqueue import enqueue_on
 from pgtask.store.postgres.inspect import LIST_COLUMNS, SHOW_TASK, equal_filters
 from pgtask.store.postgres.schema import HAS_VERSION_TABLE, VERSION
-from pgtask.store.postgres.store import enqueue_on
+
+Connection = psycopg.Connection[DictRow]  # every connection of the web pool makes dict rows
 
 # The task, and whether its row was written by this very transaction. enqueue_task returns
 # an existing task's id when the idempotency key is taken (by a committed transaction, or by
@@ -50,7 +56,7 @@ select id, size, remaining, succeeded, dead, cancelled, created_at, completed_at
 """
 
 
-def enqueue_returning(conn: psycopg.Connection, request: EnqueueRequest) -> tuple[dict, bool]:
+def enqueue_returning(conn: Connection, request: EnqueueRequest) -> tuple[DictRow, bool]:
     """Enqueue one task; return it as all_tasks shows it, and whether this call created it.
 
     Without an idempotency key every call creates, so the enqueue commits on its own and the
@@ -58,20 +64,27 @@ def enqueue_returning(conn: psycopg.Connection, request: EnqueueRequest) -> tupl
     """
     if request.idempotency_key is None:
         (task_id,) = enqueue_on(conn, [request])
-        return conn.execute(SHOW_TASK, (task_id,)).fetchone(), True
+        return _one(conn.execute(SHOW_TASK, (task_id,)).fetchone()), True
     with conn.transaction():
         (task_id,) = enqueue_on(conn, [request])
-        task = conn.execute(SHOW_CREATED, (task_id,)).fetchone()
-    return task, task.pop("created_here")
+        task = _one(conn.execute(SHOW_CREATED, (task_id,)).fetchone())
+    return task, bool(task.pop("created_here"))
 
 
-def task_row(conn: psycopg.Connection, task_id: int) -> dict | None:
+def _one(row: DictRow | None) -> DictRow:
+    """The row of a query that always has one (an aggregate, or a task this connection has
+    just written: all_tasks keeps it whatever a worker does to it meanwhile)."""
+    assert row is not None, "a query that always returns a row returned none"
+    return row
+
+
+def task_row(conn: Connection, task_id: int) -> DictRow | None:
     return conn.execute(SHOW_TASK, (task_id,)).fetchone()
 
 
-def list_page(conn: psycopg.Connection, *, state: str | None = None, queue: str | None = None,
+def list_page(conn: Connection, *, state: str | None = None, queue: str | None = None,
               task_type: str | None = None, after: int | None = None,
-              before: int | None = None, limit: int = 100) -> list[dict]:
+              before: int | None = None, limit: int = 100) -> list[DictRow]:
     """Keyset pagination both ways: ids above `after` in ascending order, or ids below
     `before` (or the newest, when neither is given) in descending order. Both directions
     are merged index scans of the two tables' primary keys (see store.inspect.list_tasks)."""
@@ -85,12 +98,12 @@ def list_page(conn: psycopg.Connection, *, state: str | None = None, queue: str 
     return conn.execute(query.format(LIST_COLUMNS, where), [bound, *values, limit]).fetchall()
 
 
-def recent_failures(conn: psycopg.Connection, limit: int = 20) -> list[dict]:
+def recent_failures(conn: Connection, limit: int = 20) -> list[DictRow]:
     """The latest dead tasks and failed attempts of tasks still retrying, newest first."""
     return conn.execute(RECENT_FAILURES, {"limit": limit}).fetchall()
 
 
-def chain(conn: psycopg.Connection, task: dict) -> dict:
+def chain(conn: Connection, task: Mapping[str, Any]) -> DictRow:
     """The follow-ups this task enqueued and the fan-in group it belongs to."""
     group = None
     if task.get("group_id") is not None:
@@ -98,9 +111,9 @@ def chain(conn: psycopg.Connection, task: dict) -> dict:
     return {"children": conn.execute(CHILDREN, (task["id"],)).fetchall(), "group": group}
 
 
-def schema_revision(conn: psycopg.Connection) -> str | None:
+def schema_revision(conn: Connection) -> str | None:
     """The alembic revision the database is at (None: not migrated)."""
-    if not conn.execute(HAS_VERSION_TABLE).fetchone()["present"]:
+    if not _one(conn.execute(HAS_VERSION_TABLE).fetchone())["present"]:
         return None
     row = conn.execute(VERSION).fetchone()
-    return row["version_num"] if row else None
+    return str(row["version_num"]) if row else None

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
 import psycopg
+from psycopg.rows import DictRow
 
+from pgtask.store.postgres.browse import Connection
 from pgtask.store.postgres.inspect import read_snapshot
 
 UNTIL = "(pg_catalog.now() - interval '1 second')"
@@ -78,13 +81,17 @@ QUERIES = {"clock": CLOCK, "enqueued": ENQUEUED, "finished": FINISHED, "failed":
            "durations": DURATIONS, "http": HTTP}
 
 
-def start_marks(conn: psycopg.Connection) -> dict:
+def start_marks(conn: Connection) -> DictRow:
     """Where counting starts: {'until': the window's end, 'last_id': the newest task id}."""
-    return conn.execute(CLOCK).fetchone()
+    row = conn.execute(CLOCK).fetchone()
+    assert row is not None, "select without from returns one row"
+    return row
 
 
-def metrics_rows(conn: psycopg.Connection, since: datetime, last_id: int,
-                 bounds: Sequence[float]) -> dict[str, list[dict]]:
+def metrics_rows(conn: Connection, since: datetime, last_id: int,
+                 bounds: Sequence[float]) -> dict[str, list[DictRow]]:
     """The rows of QUERIES for the window after `since` and the ids above `last_id`."""
-    return read_snapshot(conn, QUERIES, {"since": since, "last_id": last_id,
-                                         "bounds": list(bounds)})
+    # read_snapshot takes a connection of any row type (its annotation says tuples).
+    untyped = cast("psycopg.Connection[Any]", conn)
+    return read_snapshot(untyped, QUERIES, {"since": since, "last_id": last_id,
+                                            "bounds": list(bounds)})
