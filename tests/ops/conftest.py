@@ -1,15 +1,24 @@
-"""Helpers for the operations tests: run the real CLI entry point, seed tasks in states."""
+"""Fixtures of the operations tests: the real CLI entry point, and each test's database on
+the backend it runs against (backends.py)."""
 
 from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 
 from pgtask.cli import main
+from tests.mysql.fixtures import mysql_server, new_mysql_database  # noqa: F401 (fixtures)
+
+from .backends import MySQLOps, OpsBackend, PostgresOps
+
+# The contract suite's way (tests/contract/conftest.py): a test that takes `backend` runs once
+# on each; the MySQL run carries the marker, so `-m "not mysql"` leaves it out.
+BACKENDS = ["postgres", pytest.param("mysql", marks=pytest.mark.mysql)]
+FIXTURES = {"postgres": "pg_ops", "mysql": "mysql_ops"}
 
 
 @dataclass
@@ -38,38 +47,23 @@ def run_cli(capsys, monkeypatch):
     return run
 
 
-def enqueue(db: psycopg.Connection, queue: str = "default", task_type: str = "t.x",
-            run_at=None) -> int:
-    return db.execute("select pgtask.enqueue_task(%s, '{}', %s, %s) as id",
-                      (task_type, queue, run_at)).fetchone()["id"]
+@pytest.fixture
+def pg_ops(request) -> Iterator[PostgresOps]:
+    """This test's database on Postgres, for what only Postgres does."""
+    ops = PostgresOps(request.getfixturevalue)
+    yield ops
+    ops.close()
 
 
-def claim(db: psycopg.Connection, queue: str, worker: str = "w1", now=None) -> dict:
-    return db.execute("select * from pgtask.claim_task(array[%s], %s, 1, now => %s)",
-                      (queue, worker, now)).fetchone()
+@pytest.fixture
+def mysql_ops(request) -> Iterator[MySQLOps]:
+    """This test's database on MySQL/MariaDB, for what only MySQL does (mark the test mysql)."""
+    ops = MySQLOps(request.getfixturevalue)
+    yield ops
+    ops.close()
 
 
-def make(db: psycopg.Connection, state: str, queue: str = "default", task_type: str = "t.x") -> int:
-    """A task in `state` (queued, running, succeeded, dead or cancelled) in `queue`."""
-    if state in ("queued", "cancelled"):
-        task_id = enqueue(db, queue, task_type)
-    else:  # top priority, so that the claim below takes this task and no other
-        task_id = db.execute("select pgtask.enqueue_task(%s, '{}', %s, priority => 1000) as id",
-                             (task_type, queue)).fetchone()["id"]
-    if state == "cancelled":
-        db.execute("select pgtask.cancel_task(%s)", (task_id,))
-    elif state != "queued":
-        row = db.execute("select * from pgtask.claim_task(null, 'w1', 1) where id = %s",
-                         (task_id,)).fetchone()
-        assert row, "the seeded task should be the only one claimable"
-        if state == "succeeded":
-            db.execute("select pgtask.complete_task(%s, %s)", (task_id, row["lease_token"]))
-        elif state == "dead":
-            db.execute("select pgtask.fail_task(%s, %s, 'boom', permanent => true)",
-                       (task_id, row["lease_token"]))
-    return task_id
-
-
-def states_by_id(db: psycopg.Connection) -> dict[int, tuple[str, str]]:
-    rows = db.execute("select id, queue, state::text as state from pgtask.all_tasks").fetchall()
-    return {r["id"]: (r["queue"], r["state"]) for r in rows}
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> OpsBackend:
+    """This test's database, once on each backend."""
+    return request.getfixturevalue(FIXTURES[request.param])

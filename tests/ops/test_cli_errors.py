@@ -1,4 +1,5 @@
-"""Every command fails clearly, and non-zero, on a bad DSN or a schema it cannot use."""
+"""Every command fails clearly, and non-zero, on a bad DSN or a schema it cannot use: an
+unreachable server, an unmigrated database, a schema from a newer pgtask, on either backend."""
 
 import pytest
 
@@ -10,11 +11,10 @@ COMMANDS = [("top", "--once"), ("top", "--json"), ("ls",), ("show", "1"), ("stat
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_unreachable_database(run_cli, command):
-    dsn = "postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere"
-    result = run_cli(*command, "--dsn", dsn)
+def test_unreachable_database(run_cli, backend, command):
+    result = run_cli(*command, "--dsn", backend.unreachable_dsn("s3cret-pw"))
     assert result.code == 2
-    assert "cannot connect to postgresql://someone:***@127.0.0.1:1/nowhere" in result.err
+    assert f"cannot connect to {backend.unreachable_dsn('***')}" in result.err
     assert "s3cret-pw" not in result.err + result.out
 
 
@@ -26,16 +26,17 @@ def test_malformed_dsn_and_env_var(run_cli, monkeypatch):
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_unmigrated_database(run_cli, empty_dsn, command):
-    result = run_cli(*command, "--dsn", empty_dsn)
+def test_unmigrated_database(run_cli, backend, command):
+    result = run_cli(*command, "--dsn", backend.unmigrated_dsn())
     assert result.code == 2 and "run `pgtask migrate`" in result.err
 
 
-def test_schema_newer_than_the_package(run_cli, dsn, db):
-    db.execute("update pgtask.alembic_version set version_num = '9999_from_the_future'")
-    result = run_cli("top", "--once", "--dsn", dsn)
-    assert result.code == 2
-    assert "9999_from_the_future" in result.err and "upgrade the pgtask package" in result.err
+def test_schema_newer_than_the_package(run_cli, backend):
+    backend.rows("update pgtask.alembic_version set version_num = '9999_from_the_future'")
+    for command in (("top", "--once"), ("ls",), ("queue", "ls")):
+        result = run_cli(*command, "--dsn", backend.dsn)
+        assert result.code == 2
+        assert "9999_from_the_future" in result.err and "upgrade the pgtask package" in result.err
 
 
 def test_schema_status():
@@ -46,6 +47,7 @@ def test_schema_status():
     assert schema_status("0003", "0002", known) == "newer"
 
 
-def test_pgtask_dsn_environment_variable_is_used(run_cli, dsn, monkeypatch):
-    monkeypatch.setenv("PGTASK_DSN", dsn)
-    assert run_cli("stats").code == 0
+def test_pgtask_dsn_environment_variable_is_used(run_cli, backend, monkeypatch):
+    monkeypatch.setenv("PGTASK_DSN", backend.dsn)
+    result = run_cli("stats")
+    assert result.code == 0 and "no tasks" in result.out

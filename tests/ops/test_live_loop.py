@@ -2,11 +2,11 @@
 
 import io
 
-import psycopg
 from rich.console import Console
 
 from pgtask.console import live
 from pgtask.console.view import Action
+from pgtask.errors import DatabaseUnavailable
 
 from .fixtures import BUSY
 
@@ -34,7 +34,7 @@ def test_keys_pause_the_selected_queue_and_quit(monkeypatch):
     def take():
         taken.append(1)
         if len(taken) == 2:
-            raise psycopg.OperationalError("server closed the connection")
+            raise DatabaseUnavailable("server closed the connection")  # as a store raises it
         return BUSY
 
     def act(action):

@@ -1,64 +1,28 @@
-"""The snapshot query on a database seeded with known tasks returns the expected numbers.
+"""The snapshot query on a database seeded with known tasks (snapshot_seed.py) returns the
+expected numbers, on either backend. The health part differs: test_health_*.py."""
 
-Everything happens at instants relative to a fixed T, passed as the functions' `now`.
-"""
+import json
 
-from datetime import UTC, datetime, timedelta
-
-import psycopg
 import pytest
 
-from pgtask.ops.snapshot import SPARK_SECONDS, from_rows
+from pgtask.ops.health_mysql import MySQLHealth
+from pgtask.ops.snapshot import SPARK_SECONDS, Health, from_rows
 from pgtask.ops.window import Window
-from pgtask.store.postgres.inspect import top_rows
 
-T = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+from .backends import OpsBackend
+from .snapshot_seed import T, at, seed
 
-
-def at(seconds: float) -> datetime:
-    return T + timedelta(seconds=seconds)
-
-
-def _claim(db, now) -> tuple:
-    row = db.execute("select id, lease_token from pgtask.claim_task(array['alpha'], 'w1', 1, "
-                     "now => %s)", (now,)).fetchone()
-    return row["id"], row["lease_token"]
+HEALTH = {"postgres": Health, "mysql": MySQLHealth}
 
 
 @pytest.fixture
-def seeded(db):
-    db.execute("select pgtask.configure_queue('alpha', '{\"lease\": \"10 minutes\"}')")
-    db.execute("select pgtask.configure_queue('beta', '{\"concurrency_limit\": 3, "
-               "\"rate_limit\": 2.5, \"rate_burst\": 5}')")
-    db.execute("select pgtask.set_queue_paused('beta', true)")
-    # Long dead: it failed two hours ago, outside every window.
-    old = db.execute("select pgtask.enqueue_task('t.x', '{}', 'alpha', %s) as id",
-                     (at(-3 * 3600),)).fetchone()["id"]
-    lease = _claim(db, at(-2 * 3600 - 5))
-    db.execute("select pgtask.fail_task(%s, %s, 'old', permanent => true, now => %s)",
-               (old, lease[1], at(-2 * 3600)))
-    ids = [db.execute("select pgtask.enqueue_task('t.x', '{}', 'alpha', %s) as id",
-                      (at(-60),)).fetchone()["id"] for _ in range(7)]
-    db.execute("select pgtask.enqueue_task('t.x', '{}', 'alpha', %s)", (at(3600),))  # scheduled
-    a1, a2, a3 = _claim(db, at(-50)), _claim(db, at(-40)), _claim(db, at(-30))
-    db.execute("select pgtask.complete_task(%s, %s, now => %s)", (*a3, at(-20)))
-    a4, a5 = _claim(db, at(-10)), _claim(db, at(-9))
-    db.execute("select pgtask.fail_task(%s, %s, 'retry me', now => %s)", (*a4, at(-8)))
-    db.execute("select pgtask.complete_task(%s, %s, now => %s)", (*a1, at(-5)))
-    db.execute("select pgtask.complete_task(%s, %s, now => %s)", (*a2, at(-3)))
-    db.execute("select pgtask.fail_task(%s, %s, 'fatal', permanent => true, now => %s)",
-               (*a5, at(-2)))
-    a6 = _claim(db, at(-1))
-    assert [a[0] for a in (a1, a2, a3, a4, a5, a6)] == ids[:6]
-    db.execute("select pgtask.register_worker('fresh', 'host-a', 11, array['alpha'], null, 8, "
-               "now => %s)", (at(-2),))
-    db.execute("select pgtask.register_worker('silent', 'host-b', 22, null, null, 4, now => %s)",
-               (at(-120),))
-    return db
+def seeded(backend: OpsBackend) -> OpsBackend:
+    seed(backend)
+    return backend
 
 
 def test_snapshot_numbers(seeded):
-    snap = from_rows(top_rows(seeded, now=T))
+    snap = from_rows(seeded.operator.top_rows(now=T))
     assert snap.at == T
     alpha, beta = snap.queues
     assert (alpha.name, beta.name) == ("alpha", "beta")
@@ -80,53 +44,39 @@ def test_snapshot_numbers(seeded):
     assert beta.paused and (beta.concurrency_limit, beta.rate_limit, beta.rate_burst) == (3, 2.5, 5)
     assert (beta.queued, beta.running, beta.completed.m5, beta.pickup) == (0, 0, 0, None)
     assert snap.throughput() == series
+    assert isinstance(snap.health, HEALTH[seeded.name])
+    if isinstance(snap.health, MySQLHealth):
+        assert snap.health.available
+    json.loads(snap.to_json())  # every value serialisable: no Decimal, no naive datetime
 
 
 def test_refreshes_that_read_only_new_history_add_up_to_one_full_read(seeded):
     window = Window()
     for seconds in (-200, -30, -10, -4, -2, 0):  # each refresh reads (previous until, until]
-        incremental = from_rows(top_rows(seeded, since=window.until, now=at(seconds)), window)
+        incremental = from_rows(seeded.operator.top_rows(since=window.until, now=at(seconds)),
+                                window)
     assert window.until == at(-1)
-    full = from_rows(top_rows(seeded, now=T))
-    assert incremental == full
+    full = from_rows(seeded.operator.top_rows(now=T))
+    assert incremental.queues == full.queues and incremental.workers == full.workers
+    if not isinstance(full.health, MySQLHealth):  # MySQL's is the shared server's, live
+        assert incremental == full
 
 
 def test_snapshot_workers(seeded):
-    snap = from_rows(top_rows(seeded, now=T))
-    fresh, silent = snap.workers
+    fresh, silent = from_rows(seeded.operator.top_rows(now=T)).workers
     assert (fresh.host, fresh.pid, fresh.queues, fresh.concurrency) == ("host-a", 11, ("alpha",), 8)
     assert fresh.heartbeat_age == pytest.approx(2) and silent.heartbeat_age == pytest.approx(120)
     assert silent.queues is None and silent.uptime == pytest.approx(120)
 
 
 def test_snapshot_windows_move_with_now(seeded):
-    later = from_rows(top_rows(seeded, now=at(3600 + 10)))
-    alpha = later.queues[0]
+    alpha = from_rows(seeded.operator.top_rows(now=at(3600 + 10))).queues[0]
     assert alpha.completed.m5 == 0 and alpha.failed.m5 == 0 and alpha.pickup is None
     assert alpha.dead_1h == 0  # a5 died at T-2, more than an hour before
     assert alpha.queued == 3 and alpha.scheduled == 0  # the scheduled task is due
 
 
-def test_health_sees_the_hot_table_and_notify(seeded):
-    health = from_rows(top_rows(seeded)).health
-    assert health.notify_trigger is True and health.notify_queue_usage == 0
-    seeded.execute("alter table pgtask.tasks disable trigger tasks_notify")
-    assert from_rows(top_rows(seeded)).health.notify_trigger is False
-
-
-def test_xmin_holder_is_the_open_repeatable_read_transaction(seeded, dsn):
-    assert from_rows(top_rows(seeded)).health.xmin_holders == ()
-    with psycopg.connect(dsn) as holder:
-        holder.execute("set transaction isolation level repeatable read")
-        holder.execute("select count(*) from pgtask.tasks")
-        holders = from_rows(top_rows(seeded)).health.xmin_holders
-        pid = str(holder.info.backend_pid)
-        assert [(h.kind, h.name) for h in holders] == [("transaction", pid)]
-        assert "idle in transaction" in holders[0].detail
-        assert holders[0].seconds >= 0
-
-
-def test_an_empty_database(db):
-    snap = from_rows(top_rows(db))
+def test_an_empty_database(backend):
+    snap = from_rows(backend.operator.top_rows())
     assert snap.queues == () and snap.workers == ()
     assert snap.throughput() == (0,) * SPARK_SECONDS

@@ -1,16 +1,21 @@
-"""pgtask top --once / --json against a database with a live worker."""
+"""pgtask top --once / --json against a database with a live worker, on either backend."""
 
 import json
 import threading
 
-import psycopg
 import pytest
 
 import pgtask
+from pgtask.cli.top import Source
+from pgtask.errors import DatabaseUnavailable
 from tests.support.inprocess import running_worker
 from tests.support.waiting import wait_until
 
-from .conftest import enqueue
+# Health where nothing is wrong, as --json gives it (at least these keys) and as a frame
+# shows it (these lines): Postgres's, MySQL's.
+HEALTHY_JSON = {"postgres": {}, "mysql": {"available": True}}
+HEALTHY_LINES = {"postgres": ("NOTIFY        on",),
+                 "mysql": ("InnoDB purge  history list length", "NOTIFY        none on MySQL")}
 
 
 @pytest.fixture
@@ -40,15 +45,19 @@ def _json(run_cli, dsn) -> dict:
     return json.loads(result.out)
 
 
-def test_top_once_and_json_with_a_live_worker(run_cli, dsn, db, registry, gate):
+def _finished(backend, queue: str) -> int:
+    return backend.rows("select count(*) as n from pgtask.task_history where queue = %s",
+                        queue)[0]["n"]
+
+
+def test_top_once_and_json_with_a_live_worker(run_cli, backend, registry, gate):
+    dsn = backend.dsn
     for _ in range(5):
-        enqueue(db, "fast", "ops.quick")
+        backend.enqueue("fast", "ops.quick")
     with running_worker(dsn, registry, concurrency=2, queues=["fast", "slow"]) as worker:
-        wait_until(lambda: db.execute("select count(*) as n from pgtask.task_history "
-                                      "where queue = 'fast'").fetchone()["n"] == 5,
-                   message="the quick tasks to finish")
+        wait_until(lambda: _finished(backend, "fast") == 5, message="the quick tasks to finish")
         for _ in range(3):
-            enqueue(db, "slow", "ops.wait")
+            backend.enqueue("slow", "ops.wait")
         # Finished work shows up once settled, a second after it finished (see UNTIL).
         snap = wait_until(lambda: (s := _json(run_cli, dsn))["queues"][1]["running"] == 2
                           and sum(s["queues"][0]["per_second"]) == 5 and s,
@@ -61,6 +70,8 @@ def test_top_once_and_json_with_a_live_worker(run_cli, dsn, db, registry, gate):
         [row] = snap["workers"]
         assert row["id"] == worker.id and row["concurrency"] == 2
         assert set(row["queues"]) == {"fast", "slow"} and row["heartbeat_age"] < 30
+        for key, value in HEALTHY_JSON[backend.name].items():
+            assert snap["health"][key] is value
 
         frame = run_cli("top", "--once", "--dsn", dsn)
         assert frame.code == 0, frame.err
@@ -68,25 +79,30 @@ def test_top_once_and_json_with_a_live_worker(run_cli, dsn, db, registry, gate):
         slow_row = next(line for line in frame.out.splitlines() if line.startswith("slow"))
         assert slow_row.split()[1:4] == ["1", "0", "2"]  # ready, scheduled, running
         assert worker.id.split(":")[0] in frame.out  # the host
-        assert "STALE" not in frame.out and "NOTIFY        on" in frame.out
+        assert "STALE" not in frame.out
+        for line in HEALTHY_LINES[backend.name]:
+            assert line in frame.out
         gate.set()
-
-
-def test_top_warns_about_a_transaction_holding_the_xmin_horizon(run_cli, dsn, db):
-    enqueue(db)
-    quiet = run_cli("top", "--once", "--dsn", dsn, "--xmin-warn-after", "0s")
-    assert "xmin horizon  ok" in quiet.out
-    with psycopg.connect(dsn) as holder:
-        holder.execute("set transaction isolation level repeatable read")
-        holder.execute("select count(*) from pgtask.tasks")
-        pid = holder.info.backend_pid
-        warned = run_cli("top", "--once", "--dsn", dsn, "--xmin-warn-after", "0s")
-        assert f"⚠ pid {pid} (idle in transaction" in warned.out
-        assert "vacuum cannot clean pgtask.tasks" in warned.out
-        patient = run_cli("top", "--once", "--dsn", dsn)  # the default waits 60 s to warn
-        assert "⚠" not in patient.out and f"oldest: pid {pid}" in patient.out
 
 
 def test_top_refuses_a_silly_interval(run_cli, dsn):
     result = run_cli("top", "--interval", "10ms", "--dsn", dsn)
     assert result.code == 2 and "at least 100ms" in result.err
+
+
+@pytest.mark.mysql
+def test_the_live_source_reconnects_after_losing_its_connection(mysql_ops):
+    """MySQL: a refresh on a killed connection is DatabaseUnavailable (the live loop shows it
+    and retries); the next refresh reconnects."""
+    source = Source(mysql_ops.dsn)
+    try:
+        source.take()
+        # The source's connection is the only other one on this test's own database.
+        [theirs] = mysql_ops.rows("SELECT id FROM information_schema.processlist "
+                                  "WHERE db = DATABASE() AND id <> CONNECTION_ID()")
+        mysql_ops.rows("KILL %s", theirs["id"])
+        with pytest.raises(DatabaseUnavailable, match="MySQL connection lost"):
+            source.take()
+        assert source.take().queues == ()
+    finally:
+        source.close()

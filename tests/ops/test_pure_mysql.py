@@ -1,17 +1,14 @@
-"""The pure parts of the MySQL operations: queue policy checks, row shapes, health lines."""
+"""The pure parts of the MySQL operations: queue policy checks as configure_queue makes them,
+rows shaped as Postgres's are (no database needed)."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from pgtask.console.view import Thresholds
 from pgtask.errors import ConfigError
-from pgtask.ops.health_mysql import MySQLHealth, OldestTransaction, mysql_health
-from pgtask.ops.snapshot import Snapshot
 from pgtask.store.mysql.inspect import plain, where
 from pgtask.store.mysql.queue_settings import apply_settings, check_request, pg_interval, pg_number
-from tests.ops.fixtures import BUSY, frame
 
 DEFAULTS = {"concurrency_limit": None, "rate_limit": None, "rate_burst": 1, "max_attempts": 20,
             "min_backoff": 1.0, "max_backoff": 3600.0, "max_doublings": 20,
@@ -69,40 +66,3 @@ def test_plain_rows_look_like_postgres_rows():
     assert where() == ("TRUE", [])
     assert where(state="dead", queue=None, task_type="t") == ("state = %s AND task_type = %s",
                                                               ["dead", "t"])
-
-
-def _mysql_frame(health: MySQLHealth, **thresholds) -> str:
-    snapshot = Snapshot(at=BUSY.at, queues=BUSY.queues, workers=BUSY.workers, health=health)
-    return frame(snapshot, thresholds=Thresholds(**thresholds))
-
-
-def test_mysql_health_lines_replace_the_postgres_ones():
-    quiet = _mysql_frame(MySQLHealth(history_length=1234))
-    assert "InnoDB purge  history list length 1,234" in quiet
-    assert "oldest trx    none open" in quiet and "NOTIFY        none on MySQL" in quiet
-    assert "xmin" not in quiet and "dead tuples" not in quiet
-    assert "default" in quiet and "app-1" in quiet  # queue and worker panels as on Postgres
-
-
-def test_a_long_transaction_is_a_warning_after_the_threshold():
-    trx = OldestTransaction(42, 75.0, "RUNNING", "idle in transaction, app@10.0.0.5")
-    health = MySQLHealth(history_length=5, oldest_transaction=trx)
-    warned = _mysql_frame(health)
-    assert ("oldest trx    ⚠ thread 42 (idle in transaction, app@10.0.0.5) open for 1m15s: "
-            "InnoDB cannot purge") in warned
-    assert "oldest trx    ok (thread 42" in _mysql_frame(health, xmin_seconds=120)
-
-
-def test_no_privilege_is_a_note_not_an_error():
-    text = _mysql_frame(MySQLHealth(available=False))
-    assert "not shown: reading information_schema.INNODB_TRX needs the PROCESS privilege" in text
-    assert "InnoDB purge" not in text
-
-
-def test_mysql_health_from_its_row():
-    row = {"available": True, "history_length": 9,
-           "oldest_transaction": {"thread_id": 7, "seconds": 1.5, "state": "RUNNING",
-                                  "detail": None}}
-    assert mysql_health(row) == MySQLHealth(True, 9, OldestTransaction(7, 1.5, "RUNNING", ""))
-    empty = {"available": False, "history_length": None, "oldest_transaction": None}
-    assert mysql_health(empty) == MySQLHealth(available=False)
