@@ -18,7 +18,7 @@ from typing import Any
 from pgtask.chains import follow_ups, group_members
 from pgtask.models import EnqueueRequest, validate_max_attempts, validate_name, validate_priority
 from pgtask.registry import TaskDef
-from pgtask.store.postgres import store as postgres
+from pgtask.store import caller
 
 TaskRef = str | TaskDef
 
@@ -80,16 +80,6 @@ def _requests(items: Iterable[Any]) -> list[EnqueueRequest]:
     return out
 
 
-def _driver_connection(conn: Any) -> Any:
-    """The DB-API connection behind a psycopg/psycopg2 connection, pool or SQLAlchemy object."""
-    module = type(conn).__module__
-    if module.startswith("sqlalchemy"):
-        if hasattr(conn, "get_bind") and not hasattr(conn, "exec_driver_sql"):  # a Session
-            conn = conn.connection()
-        return conn.connection.driver_connection
-    return conn
-
-
 def enqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None = None,
             **options: Any) -> int:
     """Enqueue one task on `conn` (inside its open transaction); return the task id."""
@@ -98,16 +88,7 @@ def enqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None = None,
 
 def enqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
     """Enqueue many tasks in one statement; return their ids in order."""
-    requests = _requests(items)
-    if type(conn).__module__.startswith("psycopg_pool"):
-        with conn.connection() as pooled:
-            return postgres.enqueue_on(pooled, requests)
-    driver = _driver_connection(conn)
-    if type(driver).__module__.startswith("pymysql"):
-        from pgtask.store.mysql import store as mysql
-
-        return mysql.enqueue_on(driver, requests)
-    return postgres.enqueue_on(driver, requests)
+    return caller.enqueue_on(conn, _requests(items))
 
 
 async def aenqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None = None,
@@ -118,11 +99,7 @@ async def aenqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None =
 
 async def aenqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
     """enqueue_many() for psycopg.AsyncConnection or psycopg_pool.AsyncConnectionPool."""
-    requests = _requests(items)
-    if type(conn).__module__.startswith("psycopg_pool"):
-        async with conn.connection() as pooled:
-            return await postgres.aenqueue_on(pooled, requests)
-    return await postgres.aenqueue_on(conn, requests)
+    return await caller.aenqueue_on(conn, _requests(items))
 
 
 def enqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
@@ -130,16 +107,12 @@ def enqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
 
     Returns the group id. Members are (task, payload) tuples or follow_up(...) dicts.
     """
-    from pgtask.store.postgres.chains import enqueue_group_on
-
-    return enqueue_group_on(_driver_connection(conn), group_members(members), _then(then))
+    return caller.enqueue_group_on(conn, group_members(members), _then(then))
 
 
 async def aenqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
     """enqueue_group() for psycopg.AsyncConnection."""
-    from pgtask.store.postgres.chains import aenqueue_group_on
-
-    return await aenqueue_group_on(conn, group_members(members), _then(then))
+    return await caller.aenqueue_group_on(conn, group_members(members), _then(then))
 
 
 def _then(spec: Any) -> list[dict[str, Any]]:

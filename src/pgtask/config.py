@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from pgtask.errors import ConfigError
+from pgtask.models import Backend
 
 DSN_ENV = "PGTASK_DSN"
 
@@ -35,13 +36,13 @@ def redact_dsn(dsn: str) -> str:
     return _QUERY_PASSWORD.sub(r"\1***", dsn)
 
 
-def backend_of(dsn: str) -> str:
-    """'postgres' or 'mysql', from the DSN's scheme (a keyword DSN is Postgres)."""
+def backend_of(dsn: str) -> Backend:
+    """Backend.POSTGRES or Backend.MYSQL, from the DSN's scheme (a keyword DSN is Postgres)."""
     scheme = dsn.split("://", 1)[0].lower() if "://" in dsn else "postgresql"
     if scheme in ("postgres", "postgresql") or scheme.startswith("postgresql+"):
-        return "postgres"
+        return Backend.POSTGRES
     if scheme in ("mysql", "mariadb") or scheme.startswith("mysql+"):
-        return "mysql"
+        return Backend.MYSQL
     raise ConfigError(
         f"unsupported database URL scheme {scheme!r} in {redact_dsn(dsn)}: "
         "use postgresql://user@host/db or mysql://user:pass@host/db"

@@ -16,6 +16,17 @@ MAX_ATTEMPTS_RANGE = (1, 1000)
 MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
+class Backend(enum.StrEnum):
+    """The kind of database behind a DSN (pgtask.config.backend_of)."""
+
+    POSTGRES = "postgres"
+    MYSQL = "mysql"
+
+    @property
+    def label(self) -> str:
+        return {"postgres": "PostgreSQL", "mysql": "MySQL/MariaDB"}[self.value]
+
+
 class TaskState(enum.StrEnum):
     """Mirrors the SQL enum pgtask.task_state (a test keeps them equal)."""
 
@@ -221,3 +232,19 @@ class HttpAttempt:
     latency_ms: float
     reason: str                 # "http 503", "timeout", "refused by target policy", ...
     response: str | None = None  # the start of the response body
+
+
+@dataclass(frozen=True, slots=True)
+class DueSchedule:
+    """A schedule row the scheduler must look at now, with the database's `now`."""
+
+    now: datetime
+    name: str
+    cron: str | None
+    every: timedelta | None
+    time_zone: str
+    catch_up: int
+    grace: timedelta
+    anchor_at: datetime
+    next_fire_at: datetime | None
+    updated_at: datetime

@@ -9,18 +9,23 @@ driver, and pgtask.errors.Refused when it refuses a value.
 - Store: the worker's async pool (claim, finish, heartbeat, workers, maintenance, HTTP journal).
 - Listener: one LISTEN session, opened by Store.listener (Capability.NOTIFY).
 - Operator: the faces' sync reads and admin (ls, show, stats, top, queue, prune, web API).
+- Browser, BrowserPool: the web app's extra reads, on a sync pool (Capability.WEB).
+- Schedules, DoneStream (in store/sessions.py): async sessions on a dedicated connection
+  each (Postgres only: Capability.SCHEDULES, Capability.FOLLOW).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
 from pgtask.errors import Unsupported
 from pgtask.models import (
+    Backend,
     ClaimedTask,
     EnqueueRequest,
     Finished,
@@ -32,15 +37,6 @@ from pgtask.models import (
 )
 
 Row = dict[str, Any]
-
-
-class Backend(enum.StrEnum):
-    POSTGRES = "postgres"
-    MYSQL = "mysql"
-
-    @property
-    def label(self) -> str:
-        return {"postgres": "PostgreSQL", "mysql": "MySQL/MariaDB"}[self.value]
 
 
 class Capability(enum.StrEnum):
@@ -66,7 +62,7 @@ class HasCapabilities(Protocol):
 def require(store: HasCapabilities, capability: Capability) -> None:
     """Refuse, in one line that says what to do, an operation the backend cannot serve."""
     if capability not in store.capabilities:
-        raise Unsupported(f"{store.backend.label} has no {capability.value}: "
+        raise Unsupported(f"{store.backend.label} does not support {capability.value}: "
                           f"use PostgreSQL for this")
 
 
@@ -183,3 +179,50 @@ class Operator(HasCapabilities, Protocol):
     def prune(self, older_than: timedelta) -> int: ...
 
     def rescue(self) -> int: ...
+
+
+# -- the web app (Capability.WEB) ----------------------------------------------------------
+
+
+class Browser(Operator, Protocol):
+    """Operator plus the reads only the web app makes (pages both ways, recent failures,
+    chain links, the schema revision, the /metrics window), on one pooled connection."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Run the calls inside the block in one transaction (committed at its end)."""
+
+    def enqueue_returning(self, request: EnqueueRequest) -> tuple[Row, bool]:
+        """Enqueue one task: the task as all_tasks shows it, and whether this call created it
+        (False: an idempotent repeat of an existing task)."""
+
+    def task_row(self, task_id: int) -> Row | None: ...
+
+    def list_page(self, *, state: str | None = None, queue: str | None = None,
+                  task_type: str | None = None, after: int | None = None,
+                  before: int | None = None, limit: int = 100) -> list[Row]:
+        """Ids above `after` ascending, or below `before` (else the newest) descending."""
+
+    def recent_failures(self, limit: int = 20) -> list[Row]: ...
+
+    def chain(self, task: Mapping[str, Any]) -> Row:
+        """{"children": the follow-ups this task enqueued, "group": its fan-in group}."""
+
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at (None: not migrated)."""
+
+    def start_marks(self) -> Row:
+        """Where /metrics starts counting: {"until": a database time, "last_id": a task id}."""
+
+    def metrics_rows(self, since: datetime, last_id: int,
+                     bounds: Sequence[float]) -> dict[str, list[Row]]:
+        """What happened after `since` (and ids above `last_id`), for /metrics."""
+
+
+class BrowserPool(HasCapabilities, Protocol):
+    """A sync pool the web app borrows a Browser from, one per call, from any thread."""
+
+    def session(self, timeout: float | None = None) -> AbstractContextManager[Browser]:
+        """A Browser on a pooled connection; DatabaseUnavailable when none is free within
+        `timeout` seconds (default: the pool's own) or the server cannot be reached."""
+
+    def close(self) -> None: ...

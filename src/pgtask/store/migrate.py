@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from pgtask.config import backend_of, redact_dsn
 from pgtask.errors import ConfigError
+from pgtask.models import Backend
 from pgtask.resources import read_sql, resource_dir
 from pgtask.store.locks import MIGRATION_LOCK_KEY
 
@@ -90,7 +91,7 @@ def head_revision() -> str:
 
 
 def _engine(dsn: str) -> Engine:
-    if backend_of(dsn) == "mysql":
+    if backend_of(dsn) == Backend.MYSQL:
         from pgtask.store.mysql.store import connect
 
         return create_engine("mysql+pymysql://", creator=lambda: connect(dsn), poolclass=NullPool)
@@ -101,7 +102,7 @@ def _engine(dsn: str) -> Engine:
 
 def current_revision(dsn: str) -> str | None:
     """The revision the database is at, or None when pgtask was never migrated there."""
-    if backend_of(dsn) == "mysql":
+    if backend_of(dsn) == Backend.MYSQL:
         with _engine(dsn).connect() as conn:
             return _revision(conn)
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -114,7 +115,7 @@ def current_revision(dsn: str) -> str | None:
 
 def check_connection(dsn: str) -> None:
     """Fail early, with a readable message, when the database does not answer."""
-    if backend_of(dsn) == "mysql":
+    if backend_of(dsn) == Backend.MYSQL:
         from pgtask.store.mysql.store import connect
 
         connect(dsn, connect_timeout=10).close()  # raises ConfigError, password redacted
