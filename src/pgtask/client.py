@@ -93,12 +93,12 @@ def enqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
 
 async def aenqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None = None,
                    **options: Any) -> int:
-    """enqueue() for psycopg.AsyncConnection or psycopg_pool.AsyncConnectionPool."""
+    """enqueue() for a psycopg AsyncConnection or AsyncConnectionPool."""
     return (await aenqueue_many(conn, [make_request(task, payload, **options)]))[0]
 
 
 async def aenqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
-    """enqueue_many() for psycopg.AsyncConnection or psycopg_pool.AsyncConnectionPool."""
+    """enqueue_many() for a psycopg AsyncConnection or AsyncConnectionPool."""
     return await caller.aenqueue_on(conn, _requests(items))
 
 
