@@ -18,7 +18,6 @@ from typing import Any
 from pgtask.chains import follow_ups, group_members
 from pgtask.models import EnqueueRequest, validate_max_attempts, validate_name, validate_priority
 from pgtask.registry import TaskDef
-from pgtask.store import caller
 
 TaskRef = str | TaskDef
 
@@ -88,6 +87,8 @@ def enqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None = None,
 
 def enqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
     """Enqueue many tasks in one statement; return their ids in order."""
+    from pgtask.store import caller  # the driver loads on first use, not on import
+
     return caller.enqueue_on(conn, _requests(items))
 
 
@@ -99,6 +100,8 @@ async def aenqueue(conn: Any, task: TaskRef, payload: Mapping[str, Any] | None =
 
 async def aenqueue_many(conn: Any, items: Iterable[Any]) -> list[int]:
     """enqueue_many() for a psycopg AsyncConnection or AsyncConnectionPool."""
+    from pgtask.store import caller  # the driver loads on first use, not on import
+
     return await caller.aenqueue_on(conn, _requests(items))
 
 
@@ -107,11 +110,15 @@ def enqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
 
     Returns the group id. Members are (task, payload) tuples or follow_up(...) dicts.
     """
+    from pgtask.store import caller  # the driver loads on first use, not on import
+
     return caller.enqueue_group_on(conn, group_members(members), _then(then))
 
 
 async def aenqueue_group(conn: Any, members: Iterable[Any], then: Any) -> int:
     """enqueue_group() for psycopg.AsyncConnection."""
+    from pgtask.store import caller  # the driver loads on first use, not on import
+
     return await caller.aenqueue_group_on(conn, group_members(members), _then(then))
 
 

@@ -10,8 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
-import psycopg
-
 from pgtask.config import backend_of
 from pgtask.errors import DatabaseUnavailable
 from pgtask.models import Backend, ClaimedTask, EnqueueRequest, LogLine, Outcome, WorkerInfo
@@ -61,6 +59,8 @@ def enqueue_connection(dsn: str) -> Iterator[Transaction]:
 
         conn = connect(dsn)
     else:
+        import psycopg  # here, not at the top: `import pgtask` stays free of any driver
+
         from pgtask.store.postgres.errors import translated
 
         try:
