@@ -16,7 +16,8 @@ import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from pgtask.store.migrate import migrate
-from tests.support.workers import WorkerProcess, prepare_chaos
+from tests.support.private_pg import PrivateServer, Unavailable, new_private_server
+from tests.support.workers import WorkerProcess, prepare_chaos_queue
 
 CI = os.environ.get("CI", "").lower() == "true"
 
@@ -47,7 +48,8 @@ def _embedded_server() -> PgServer:
     from pgtask.embedded import embedded_dsn
 
     info = psycopg.conninfo.conninfo_to_dict(embedded_dsn())
-    return PgServer(str(info["host"]), int(info.get("port") or 5432), str(info.get("user") or "postgres"))
+    return PgServer(str(info["host"]), int(info.get("port") or 5432),
+                    str(info.get("user") or "postgres"))
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +58,8 @@ def pg_server() -> PgServer:
     if server is not None:
         return server
     if CI:
-        pytest.fail("CI=true but no PostgreSQL answers at 127.0.0.1:5432 (../shared/services.sh starts it)")
+        pytest.fail("CI=true but no PostgreSQL answers at 127.0.0.1:5432 "
+                    "(../shared/services.sh starts it)")
     return _embedded_server()
 
 
@@ -118,22 +121,62 @@ def db(dsn: str) -> Iterator[psycopg.Connection]:
 @pytest.fixture
 def chaos_dsn(dsn):
     """This test's database, with the chaos run log and fast retries on the default queue."""
-    prepare_chaos(dsn)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("insert into pgtask.queues (name, min_backoff, max_backoff, backoff_jitter) "
-                     "values ('default', '10 ms', '50 ms', 0)")
+    prepare_chaos_queue(dsn)
     return dsn
 
 
 @pytest.fixture
-def spawn(chaos_dsn):
+def spawn_on():
+    """Factory: spawn_on(dsn, *args) starts a chaos worker on that database; stopped after."""
     started: list[WorkerProcess] = []
 
-    def start(*args: str, **kw) -> WorkerProcess:
-        worker = WorkerProcess(chaos_dsn, *args, **kw)
+    def start(dsn: str, *args: str, **kw) -> WorkerProcess:
+        worker = WorkerProcess(dsn, *args, **kw)
         started.append(worker)
         return worker
 
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def spawn(chaos_dsn, spawn_on):
+    """Factory: spawn(*args) starts a chaos worker on chaos_dsn; stopped after the test."""
+    return lambda *args, **kw: spawn_on(chaos_dsn, *args, **kw)
+
+
+# -- a private server, for tests that stop, restart or freeze Postgres -------------------
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivateServer]:
+    """A Postgres server of this test's own (tests/support/private_pg.py): stop, restart or
+    signal it freely. Missing binaries skip the test, or fail it with CI=true."""
+    try:
+        server = new_private_server()
+    except Unavailable as exc:
+        if CI:
+            pytest.fail(f"CI=true and no private Postgres can run here: {exc}")
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def private_chaos_dsn(private_pg: PrivateServer) -> str:
+    """A migrated database on the private server, prepared like chaos_dsn."""
+    with psycopg.connect(private_pg.dsn(), autocommit=True) as conn:
+        conn.execute("create database pgtask_private")
+    dsn = private_pg.dsn("pgtask_private")
+    migrate(dsn)
+    prepare_chaos_queue(dsn)
+    return dsn
+
+
+@pytest.fixture
+def private_spawn(private_chaos_dsn, spawn_on):
+    """Factory: like spawn, on the private server's database."""
+    return lambda *args, **kw: spawn_on(private_chaos_dsn, *args, **kw)

@@ -20,18 +20,32 @@ def conn(chaos_dsn):
         yield c
 
 
+@pytest.fixture
+def private_conn(private_chaos_dsn):
+    """Like conn, on the test's own server (for tests that freeze or kill its backends)."""
+    with psycopg.connect(private_chaos_dsn, autocommit=True,
+                         row_factory=psycopg.rows.dict_row) as c:
+        yield c
+
+
 def running_count(conn) -> int:
-    return conn.execute("select count(*) as n from pgtask.tasks where state = 'running'").fetchone()["n"]
+    running = "select count(*) as n from pgtask.tasks where state = 'running'"
+    return conn.execute(running).fetchone()["n"]
 
 
 def test_kill_9_with_50_claimed_tasks_another_worker_finishes_them_once(conn, spawn):
-    conn.execute("update pgtask.queues set lease = '2 seconds' where name = 'default'")
-    ids = pgtask.enqueue_many(conn, [("chaos.run", {"do": "sleep", "seconds": 1.5})] * 50)
+    # No race with a loaded machine's clock: the victim's runs cannot end before the kill
+    # (first_seconds), its leases outlast its first heartbeat (every 5 s), and the
+    # rescuer's leases (claimed after the kill) outlast its runs.
+    conn.execute("update pgtask.queues set lease = '8 seconds' where name = 'default'")
+    payload = {"do": "sleep", "seconds": 1.5, "first_seconds": 600}
+    ids = pgtask.enqueue_many(conn, [("chaos.run", payload)] * 50)
     victim = spawn("--concurrency", "50")
-    wait_until(lambda: running_count(conn) == 50, timeout=20, message="50 tasks running")
+    wait_until(lambda: running_count(conn) == 50, timeout=60, message="50 tasks running")
     victim.kill()
+    conn.execute("update pgtask.queues set lease = '60 seconds' where name = 'default'")
     rescuer = spawn("--concurrency", "50")
-    wait_until(lambda: states(conn).get("succeeded") == 50, timeout=60, message="all succeeded")
+    wait_until(lambda: states(conn).get("succeeded") == 50, timeout=120, message="all succeeded")
     rows = conn.execute("select id, state, attempt from pgtask.task_history order by id").fetchall()
     assert [r["id"] for r in rows] == ids and all(r["state"] == "succeeded" for r in rows)
     assert all(r["attempt"] == 2 for r in rows)  # one attempt died with the victim
@@ -70,7 +84,8 @@ def test_sigterm_past_the_timeout_releases_with_attempt_refunded(conn, spawn):
     wait_until(lambda: running_count(conn) == 1, timeout=20)
     worker.signal(signal.SIGTERM)
     assert worker.wait(30) == 0
-    row = conn.execute("select state, attempt from pgtask.tasks where id = %s", (task_id,)).fetchone()
+    row = conn.execute("select state, attempt from pgtask.tasks where id = %s",
+                       (task_id,)).fetchone()
     assert row == {"state": "queued", "attempt": 0}
     assert "releasing 1 unfinished task" in worker.log()
 
@@ -85,7 +100,8 @@ def test_second_signal_exits_at_once_and_the_lease_recovers_the_task(conn, spawn
     worker.signal(signal.SIGTERM)
     assert worker.wait(10) == 1
     assert running_count(conn) == 1  # still leased by the dead worker...
-    rescued = conn.execute("select pgtask.rescue_tasks(now() + interval '2 seconds') as n").fetchone()
+    rescued = conn.execute("select pgtask.rescue_tasks(now() + interval '2 seconds') as n"
+                           ).fetchone()
     assert rescued["n"] == 1  # ...until its lease runs out
     assert conn.execute("select state from pgtask.tasks where id = %s",
                         (task_id,)).fetchone()["state"] == "queued"
@@ -120,10 +136,15 @@ def test_terminated_listen_backend_reconnects_and_claims_at_once(conn, spawn):
                                     (later,)).fetchone(), timeout=5, message="NOTIFY works again")
 
 
-def test_half_open_listen_connection_is_detected_and_replaced(conn, spawn):
-    """A frozen server backend (SIGSTOP) looks like a half-open socket: no error, no answer."""
+def test_half_open_listen_connection_is_detected_and_replaced(private_conn, private_spawn):
+    """A frozen server backend (SIGSTOP) looks like a half-open socket: no error, no answer.
+
+    On the private server: while one backend is frozen, every DROP DATABASE on its server
+    waits for it (Postgres 15 waits for all backends to absorb a barrier), and other
+    tests' databases on the shared server are dropped all the time."""
     import os
 
+    conn, spawn = private_conn, private_spawn
     worker = spawn("--poll-interval", "60")
     find = ("select pid from pg_stat_activity where application_name = 'pgtask-listener' "
             "and datname = current_database()")

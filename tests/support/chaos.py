@@ -5,6 +5,9 @@
     {"do": "permanent"}               raise pgtask.Permanent
     {"do": "retry", "after": 0.1}     raise pgtask.Retry(after)
     {"do": "sleep", "seconds": 2}     sleep, then succeed
+    {"do": "sleep", "seconds": 2, "first_seconds": 60}
+                                      the same, sleeping first_seconds on attempt 1 (a task
+                                      that cannot finish before the test kills its worker)
     {"do": "hang"}                    sleep until cancelled (records attempt -1 when it is)
     {"do": "exit"}                    sys.exit inside the worker (os._exit: no cleanup)
     {"do": "kill"}                    SIGKILL the worker process
@@ -45,7 +48,8 @@ def _record(task, attempt: int | None = None) -> None:
         _conn.execute(_RECORD, (task.id, task.attempt if attempt is None else attempt, os.getpid()))
 
 
-@registry.task("chaos.run", max_attempts=3, title="Chaos", description="Does what its payload says.")
+@registry.task("chaos.run", max_attempts=3, title="Chaos",
+               description="Does what its payload says.")
 async def chaos(task):
     await asyncio.to_thread(_record, task)
     action = task.payload.get("do", "ok")
@@ -56,7 +60,10 @@ async def chaos(task):
     if action == "retry":
         raise pgtask.Retry(after=task.payload.get("after", 0.1))
     if action == "sleep":
-        await asyncio.sleep(task.payload.get("seconds", 1))
+        seconds = task.payload.get("seconds", 1)
+        if task.attempt == 1:
+            seconds = task.payload.get("first_seconds", seconds)
+        await asyncio.sleep(seconds)
     if action == "hang":
         try:
             await asyncio.sleep(3600)

@@ -21,12 +21,21 @@ def prepare_chaos(dsn: str) -> None:
         conn.execute(SETUP)
 
 
+def prepare_chaos_queue(dsn: str) -> None:
+    """The chaos run log, and fast retries on the default queue (a migrated database)."""
+    prepare_chaos(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("insert into pgtask.queues (name, min_backoff, max_backoff, backoff_jitter) "
+                     "values ('default', '10 ms', '50 ms', 0)")
+
+
 class WorkerProcess:
     """A worker subprocess running the chaos handlers; its log goes to a temp file."""
 
     def __init__(self, dsn: str, *args: str, env: dict[str, str] | None = None) -> None:
-        self.log_file = tempfile.NamedTemporaryFile(prefix="pgtask-worker-", suffix=".log",
-                                                    delete=False)
+        # Kept open for the process's life and closed by stop(): no `with` fits.
+        self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="pgtask-worker-", suffix=".log", delete=False)
         full_env = {**os.environ, "CHAOS_DSN": dsn, "PYTHONPATH": str(ROOT), **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pgtask", "worker", "--dsn", dsn,
