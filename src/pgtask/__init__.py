@@ -4,8 +4,7 @@ Enqueueing (`pgtask.enqueue` on your own connection) imports no worker and no we
 worker's names (Worker, WorkerConfig, TaskContext) are loaded on first use.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pgtask.chains import follow_up
 from pgtask.client import (
@@ -26,6 +25,7 @@ from pgtask.errors import (
     SchemaError,
 )
 from pgtask.follow import DoneTask, follow
+from pgtask.lazy import lazy_attributes
 from pgtask.models import EnqueueRequest, TaskState
 from pgtask.registry import Registry, TaskDef, load_handlers, on_error, schedule, task
 from pgtask.schedules.definition import ScheduleDef
@@ -42,10 +42,7 @@ _LAZY = {"TaskContext": "pgtask.worker.context", "Worker": "pgtask.worker.runner
          "WorkerConfig": "pgtask.worker.runner"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -4,9 +4,7 @@ The runner hands a claimed task whose queue (or the task itself) has a target UR
 HttpDispatcher; the HTTP answer decides the outcome, Cloud Tasks style.
 """
 
-from importlib import import_module
-from typing import Any
-
+from pgtask.lazy import lazy_attributes
 from pgtask.signing import (
     InvalidSignature,
     SigningSecret,
@@ -22,10 +20,7 @@ _LAZY = {"HttpConfig": "pgtask.worker.http.config", "HttpDispatcher": "pgtask.wo
          "QueuePolicy": "pgtask.models", "TargetRefused": "pgtask.worker.http.policy"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "Dispatch",
