@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -22,13 +21,13 @@ from pgtask.errors import DatabaseUnavailable
 from pgtask.models import ClaimedTask, WorkerInfo
 from pgtask.registry import Registry
 from pgtask.retry import reconnect_delay
-from pgtask.schedules.definition import ScheduleDef
 from pgtask.store import make_store
 from pgtask.store.base import Capability, Store
 from pgtask.worker.context import TaskContext
 from pgtask.worker.executor import Executor, StopReason
 from pgtask.worker.listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
 from pgtask.worker.outcomes import OutcomeBuffer
+from pgtask.worker.scheduler import SchedulerService
 from pgtask.worker.service import Service, wait_or_stop
 from pgtask.worker.settings import WorkerConfig as WorkerConfig  # where the API finds it
 from pgtask.worker.upkeep import Heartbeat, Maintenance
@@ -147,7 +146,7 @@ class Worker:
         if self.targets is not None:
             services.append(self.targets.service)
         if self.config.scheduler and Capability.SCHEDULES in self.store.capabilities:
-            services.append(_Schedules(self.dsn, self.registry.schedules))
+            services.append(SchedulerService(self.dsn, self.registry.schedules))
         return services
 
     # -- claiming ----------------------------------------------------------------------
@@ -248,17 +247,3 @@ class Worker:
         remaining = [r.job for r in self._running.values()]
         if remaining:
             await asyncio.wait(remaining, timeout=5)
-
-
-class _Schedules:
-    """A worker service: take turns leading the cron/interval schedules (worker/scheduler.py,
-    on its own connection; Capability.SCHEDULES)."""
-
-    def __init__(self, dsn: str, schedules: Sequence[ScheduleDef]) -> None:
-        self._dsn = dsn
-        self._schedules = schedules
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        from pgtask.worker.scheduler import run_scheduler
-
-        await run_scheduler(self._dsn, stopping, schedules=self._schedules)

@@ -27,6 +27,18 @@ from pgtask.store.sessions import Schedules, open_schedules
 log = logging.getLogger("pgtask.scheduler")
 
 
+class SchedulerService:
+    """A worker service (worker/service.py): take turns leading the cron/interval
+    schedules, on a connection of its own (Capability.SCHEDULES)."""
+
+    def __init__(self, dsn: str, schedules: Sequence[ScheduleDef]) -> None:
+        self._dsn = dsn
+        self._schedules = schedules
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await run_scheduler(self._dsn, stopping, schedules=self._schedules)
+
+
 async def run_scheduler(dsn: str, stop_event: asyncio.Event, tick: float = 1.0, *,
                         schedules: Sequence[ScheduleDef] = ()) -> None:
     """Lead or stand by until `stop_event` is set; reconnect (with backoff) when cut off.
