@@ -1,2 +1,2 @@
-"""`pgtask top`: a snapshot of the queues (snapshot.py), a pure frame renderer (render.py)
-and a thin rich Live loop reading keys (live.py)."""
+"""`pgtask top`: a pure frame renderer (render.py) of ops.snapshot.Snapshot, the key and
+view state (keys.py, view.py) and a thin rich Live loop (live.py)."""

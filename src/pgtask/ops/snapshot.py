@@ -1,4 +1,4 @@
-"""What one `pgtask top` frame shows: plain data, built from the rows of store.inspect.
+"""What one `pgtask top` frame shows: plain data, built from the rows of Operator.top_rows.
 
 Rates are per second, durations are seconds (floats), times are the database's.
 """
@@ -149,7 +149,7 @@ def _health(row: dict[str, Any] | None) -> Health:
 
 
 def from_rows(rows: dict[str, list[dict[str, Any]]], window: Window | None = None) -> Snapshot:
-    """A Snapshot from the rows store.inspect.top_rows returns.
+    """A Snapshot from the rows Operator.top_rows returns (either backend).
 
     `window` carries the last five minutes of finished work between refreshes (see
     window.py); without one, `rows` must hold the whole five minutes (since=None).

@@ -1,10 +1,10 @@
 """The last five minutes of finished work, kept across refreshes so each is cheap.
 
-Each refresh reads only the history rows that finished since the previous one (store.inspect
-TOP_EVENTS) and adds them here as per-second buckets: completions by finish time, failed
-attempts by the time in their error entry, pickup latencies by claim time. Rates and
-percentiles are then sums over buckets. A one-shot frame (`top --once`) is simply a window
-fed once with the whole five minutes.
+Each refresh reads only the history rows that finished since the previous one (the
+"events" rows of Operator.top_rows) and adds them here as per-second buckets: completions by
+finish time, failed attempts by the time in their error entry, pickup latencies by claim
+time. Rates and percentiles are then sums over buckets. A one-shot frame (`top --once`) is
+simply a window fed once with the whole five minutes.
 
 History is read up to `until` = the database clock minus one second, so that a finish whose
 transaction commits a moment after a refresh is still read by the next one.

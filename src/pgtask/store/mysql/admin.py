@@ -1,6 +1,6 @@
-"""store.admin for MySQL/MariaDB: retry, cancel, queue policy, prune, rescue.
+"""store/postgres/admin.py for MySQL/MariaDB: retry, cancel, queue policy, prune, rescue.
 
-Each operation is MySQLStore's own (mysql_tx), run here on the command's connection, so
+Each operation is MySQLStore's own (tx.py), run here on the command's connection, so
 operators and workers move tasks by the same rules. Bulk actions go in slices of CHUNK ids,
 each one transaction, as on Postgres.
 """

@@ -1,6 +1,6 @@
-"""store.inspect for MySQL/MariaDB: `pgtask ls`, `show`, `stats` (`top`: store.top_mysql).
+"""store/postgres/inspect.py for MySQL/MariaDB: `pgtask ls`, `show`, `stats` (`top`: snapshot.py).
 
-The functions take a PyMySQL dict-row autocommit connection (schema_check_mysql.connect) and
+The functions take a PyMySQL dict-row autocommit connection (schema.connect) and
 return rows shaped as the Postgres ones are, so the commands print both alike: aware UTC
 datetimes, JSON columns parsed, booleans as bool, counts as int (see `plain`).
 """

@@ -1,4 +1,4 @@
-"""store.inspect.top_rows for MySQL/MariaDB: the rows of one `pgtask top` frame.
+"""store/postgres/inspect.py's top_rows for MySQL/MariaDB: the rows of one `pgtask top` frame.
 
 The same queries as Postgres's (QUEUES, EVENTS, WORKERS), in one read-only transaction with
 a consistent snapshot; the database's clock is read first and passed to the others, as
@@ -31,7 +31,7 @@ SNAPSHOT_TRANSACTION = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                         "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
 
 # Null %(now)s means the database clock; tests pass a fixed instant. Windows over finished
-# work end one second back (until), as on Postgres (see store.inspect.UNTIL).
+# work end one second back (until), as on Postgres (see store/postgres/inspect.py UNTIL).
 TOP_CLOCK = """
 SELECT c.at, c.at - INTERVAL 1 SECOND AS until
   FROM (SELECT COALESCE(CAST(%(now)s AS DATETIME(6)), UTC_TIMESTAMP(6)) AS at) AS c
@@ -41,7 +41,7 @@ UNTIL = "CAST(%(until)s AS DATETIME(6))"
 EPOCH = "'1970-01-01'"  # seconds since it, whatever the session's time zone
 
 # Each error entry's time, per task: its "at" is ISO 8601 in UTC ("2030-01-01T12:00:00.5+00:00",
-# see mysql_rules.error_entry), read here as a DATETIME. {source} is a table of tasks.
+# see rules.error_entry), read here as a DATETIME. {source} is a table of tasks.
 ERROR_TIMES = """(SELECT s.queue,
         CAST(REPLACE(SUBSTRING_INDEX(j.at_text, '+', 1), 'T', ' ') AS DATETIME(6)) AS at
    FROM {source} s, JSON_TABLE(s.errors, '$[*]' COLUMNS (at_text VARCHAR(64) PATH '$.at')) AS j
@@ -76,7 +76,7 @@ SELECT q.name, q.paused, q.concurrency_limit, q.rate_limit, q.rate_burst, q.targ
  ORDER BY q.name
 """
 
-# (kind, queue, at, n, wait) rows, as on Postgres: see store.inspect.TOP_EVENTS.
+# (kind, queue, at, n, wait) rows, as on Postgres: see store/postgres/inspect.py TOP_EVENTS.
 RECENT = f"""
 SELECT h.queue, h.state, h.finished_at, h.attempted_at, h.run_at, h.errors
   FROM pgtask_task_history h
@@ -152,7 +152,7 @@ def _health(conn: Connection[Any]) -> Row:
 
 def top_rows(conn: Connection[Any], *, since: datetime | None = None,
              now: datetime | None = None) -> dict[str, list[Row]]:
-    """Everything one `top` frame needs, as rows keyed by query name (as store.inspect's).
+    """Everything one `top` frame needs, as rows keyed by query name (as on Postgres).
 
     `conn`: a schema.connect connection. A lost connection is DatabaseUnavailable ("MySQL
     connection lost: ..."), which the live console shows and retries.

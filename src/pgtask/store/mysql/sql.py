@@ -21,7 +21,7 @@ from pgtask.store.mysql.script import split_script as split_script
 
 # -- documents read with JSON_TABLE ------------------------------------------------------
 
-# Per finished/requeued task: the state it moves to and what to record (see mysql_rules).
+# Per finished/requeued task: the state it moves to and what to record (see rules.py).
 TRANSITIONS = """JSON_TABLE(%s, '$[*]' COLUMNS (
     id      BIGINT      PATH '$.id',
     state   VARCHAR(16) PATH '$.state',

@@ -2,7 +2,7 @@
 
 The counters of pgtask.web.metrics count from the server's first scrape. Each scrape reads
 only what happened in (since, until], `until` being the database clock minus one second (a
-finish committed just after a scrape still lands in the next window, as in store.inspect):
+finish committed just after a scrape still lands in the next window, as in inspect.py's top_rows):
 
 - enqueued: tasks with an id above the last one counted (a range of both primary keys);
 - finished: history rows by finished_at (index task_history_finished_at), with pickup
