@@ -67,6 +67,13 @@ class Listener:
             notes = await session.receive(self._health_interval)
             if notes:
                 for channel, payload in notes:
-                    self._on_notify(channel, payload)
+                    self._deliver(channel, payload)
             else:
                 await asyncio.wait_for(session.ping(), self._ping_timeout)
+
+    def _deliver(self, channel: str, payload: str) -> None:
+        """Hand one notification on; whatever it does, the listening loop goes on."""
+        try:
+            self._on_notify(channel, payload)
+        except Exception:  # a bug in a handler of hints must not stop the wake-ups
+            log.exception("a %s notification could not be handled; listening on", channel)

@@ -73,6 +73,7 @@ class Worker:
         self._executor = Executor(registry, threads=self.config.concurrency)
         self._running: dict[int, _Running] = {}
         self._stop_reason: dict[int, StopReason] = {}
+        self._cancel_asked: set[int] = set()  # runs a cancel NOTIFY named: ask the database
         self._stopping = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._beat_now = asyncio.Event()
@@ -137,7 +138,7 @@ class Worker:
         services: list[Service] = [
             self._buffer,
             Heartbeat(self.store, self.id, self.config.heartbeat_interval, self._held,
-                      lambda task_id: self._take_away(task_id, "lost"), self._beat_now),
+                      self._lease_gone, self._beat_now),
             Maintenance(self.store, self.config.retention, self.config.maintenance_interval)]
         if self._notify:
             services.append(Listener(self.store, [TASKS_CHANNEL, CANCEL_CHANNEL],
@@ -178,10 +179,23 @@ class Worker:
             await self._wakeup.after_claim(len(claimed), free)
 
     def _on_notify(self, channel: str, payload: str) -> None:
-        if channel == CANCEL_CHANNEL:
-            self._take_away(int(payload), "cancelled")
-        elif self.config.queues is None or payload in self.config.queues:
-            self._wakeup.set()
+        """A hint, never a command: any role may NOTIFY any channel. A cancel makes the
+        heartbeat ask the database now; the database's answer stops the run, or not."""
+        if channel != CANCEL_CHANNEL:
+            if self.config.queues is None or payload in self.config.queues:
+                self._wakeup.set()
+            return
+        task_id = int(payload) if payload.isascii() and payload.isdigit() else None
+        if task_id is None:
+            log.warning("ignored a %s notification whose payload is not a task id: %.80r",
+                        CANCEL_CHANNEL, payload)
+        elif task_id in self._running:
+            self._cancel_asked.add(task_id)
+            self._beat_now.set()
+
+    def _lease_gone(self, task_id: int) -> None:
+        """The heartbeat found this run's lease no longer held: cancelled or lost."""
+        self._take_away(task_id, "cancelled" if task_id in self._cancel_asked else "lost")
 
     # -- running -----------------------------------------------------------------------
 
@@ -209,6 +223,7 @@ class Worker:
                 outcome = await self._executor.run(claimed, ctx, self._stop_reason)
         finally:
             self._running.pop(claimed.id, None)
+            self._cancel_asked.discard(claimed.id)
             self._slot_freed.set()
         if self.metrics is not None:
             self.metrics.observe_outcome(claimed.queue, claimed.task_type,
