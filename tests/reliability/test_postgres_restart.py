@@ -40,7 +40,7 @@ def test_postgres_restart_under_load(private_pg, private_chaos_dsn, private_spaw
 
     # Generous deadlines: on a loaded 2-core machine worker start-up alone can take seconds.
     wait_until(lambda: done() >= 300, timeout=120, message="work under way")
-    private_pg.restart(mode="fast")  # as pg_ctlcluster restart -m fast did: sessions cut
+    private_pg.restart(mode="fast")  # our own server: every session is cut
     wait_until(lambda: server_answers(chaos_dsn), timeout=60, message="server back")
     wait_until(lambda: done() == 3000, timeout=300, interval=0.2, message="all tasks succeeded")
     assert all(w.proc.poll() is None for w in workers), [w.log()[-2000:] for w in workers]

@@ -19,10 +19,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from pgtask.config import backend_of
 from pgtask.errors import Unsupported
 from pgtask.models import (
     Backend,
@@ -51,12 +53,34 @@ class Capability(enum.StrEnum):
     HOT_TABLE_VACUUM = "vacuuming the hot table"
 
 
+# What each backend can do: its Store, Operator, sessions and web pool all declare this set.
+CAPABILITIES: dict[Backend, frozenset[Capability]] = {
+    Backend.POSTGRES: frozenset(Capability),
+    Backend.MYSQL: frozenset(),  # polling, no schedules, groups, done stream, web or journal
+}
+
+
 class HasCapabilities(Protocol):
     @property
     def backend(self) -> Backend: ...
 
     @property
     def capabilities(self) -> frozenset[Capability]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """HasCapabilities for a DSN, before anything connects to it."""
+
+    backend: Backend
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return CAPABILITIES[self.backend]
+
+
+def served(dsn: str) -> Served:
+    return Served(backend_of(dsn))
 
 
 def require(store: HasCapabilities, capability: Capability) -> None:

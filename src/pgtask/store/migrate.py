@@ -29,8 +29,6 @@ from pgtask.store.locks import MIGRATION_LOCK_KEY
 # most); wait up to 600 s for another migrator.
 MYSQL_LOCK = ("SELECT GET_LOCK(CONCAT('pgtask.migrate.', MD5(DATABASE())), 600)",
               "DO RELEASE_LOCK(CONCAT('pgtask.migrate.', MD5(DATABASE())))")
-HAS_VERSION_TABLE = "select to_regclass('pgtask.alembic_version')"
-VERSION = "select version_num from pgtask.alembic_version"
 MIGRATION_DIRS = {"postgresql": "postgres/migrations", "mysql": "mysql/migrations"}
 VERSION_TABLES = {
     "postgresql": {"version_table": "alembic_version", "version_table_schema": "pgtask"},
@@ -102,15 +100,12 @@ def _engine(dsn: str) -> Engine:
 
 def current_revision(dsn: str) -> str | None:
     """The revision the database is at, or None when pgtask was never migrated there."""
-    if backend_of(dsn) == Backend.MYSQL:
-        with _engine(dsn).connect() as conn:
+    engine = _engine(dsn)
+    try:
+        with engine.connect() as conn:
             return _revision(conn)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        exists = conn.execute(HAS_VERSION_TABLE).fetchone()
-        if exists is None or exists[0] is None:
-            return None
-        row = conn.execute(VERSION).fetchone()
-        return str(row[0]) if row else None
+    finally:
+        engine.dispose()
 
 
 def check_connection(dsn: str) -> None:

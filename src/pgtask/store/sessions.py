@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pgtask.config import backend_of
-from pgtask.models import Backend, DueSchedule
-from pgtask.store.base import Capability, Row, require
+from pgtask.models import DueSchedule
+from pgtask.store.base import Capability, Row, require, served
 
 
 class ScheduleSpec(Protocol):
@@ -89,24 +87,6 @@ class DoneStream(Protocol):
 
     async def wait_for_notice(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for a notification; True if one came."""
-
-
-# What each backend's sessions serve (its Store and Operator declare the rest).
-SERVED = {Backend.POSTGRES: frozenset({Capability.SCHEDULES, Capability.FOLLOW}),
-          Backend.MYSQL: frozenset[Capability]()}
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    """store.base.HasCapabilities for a DSN's sessions."""
-
-    backend: Backend
-    capabilities: frozenset[Capability]
-
-
-def served(dsn: str) -> Served:
-    backend = Backend(backend_of(dsn))
-    return Served(backend, SERVED[backend])
 
 
 def open_schedules(dsn: str) -> AbstractAsyncContextManager[Schedules]:

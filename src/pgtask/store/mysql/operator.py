@@ -4,14 +4,14 @@ snapshot.py's functions. No NOTIFY, schedules, groups, done stream, web app or H
 from __future__ import annotations
 
 from pgtask.models import Backend
-from pgtask.store.base import Capability
+from pgtask.store.base import CAPABILITIES
 from pgtask.store.mysql import admin, inspect, snapshot
 from pgtask.store.mysql.errors import translated
 from pgtask.store.mysql.schema import connect_checked
 from pgtask.store.operators import ConnectionOperator, OperatorQueries
 
 QUERIES = OperatorQueries(
-    backend=Backend.MYSQL, capabilities=frozenset[Capability](), translated=translated,
+    backend=Backend.MYSQL, capabilities=CAPABILITIES[Backend.MYSQL], translated=translated,
     list_tasks=inspect.list_tasks, task_detail=inspect.task_detail,
     task_counts=inspect.task_counts, top_rows=snapshot.top_rows, queues=admin.queues,
     select_ids=admin.select_ids, retry_tasks=admin.retry_tasks,

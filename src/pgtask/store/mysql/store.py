@@ -39,7 +39,7 @@ from pgtask.models import (
     QueuePolicy,
     WorkerInfo,
 )
-from pgtask.store.base import Capability, Listener, require
+from pgtask.store.base import CAPABILITIES, Capability, Listener, require
 from pgtask.store.mysql import tx as mysql_tx
 from pgtask.store.mysql.claim import claim
 from pgtask.store.mysql.connect import CONVERSIONS, connect, connect_params
@@ -67,7 +67,7 @@ class MySQLStore:
     """The runtime's view of a MySQL/MariaDB database (see store.base.Store)."""
 
     backend: Backend = Backend.MYSQL
-    capabilities: frozenset[Capability] = frozenset()
+    capabilities: frozenset[Capability] = CAPABILITIES[Backend.MYSQL]
 
     def __init__(self, dsn: str, *, max_size: int = 4) -> None:
         self.dsn = dsn

@@ -15,7 +15,7 @@ from psycopg.rows import DictRow
 from pgtask.models import EnqueueRequest
 from pgtask.store.postgres.enqueue import enqueue_on
 from pgtask.store.postgres.inspect import LIST_COLUMNS, SHOW_TASK, equal_filters
-from pgtask.store.postgres.schema import HAS_VERSION_TABLE, VERSION
+from pgtask.store.postgres.schema import revision
 
 Connection = psycopg.Connection[DictRow]  # every connection of the web pool makes dict rows
 
@@ -113,7 +113,4 @@ def chain(conn: Connection, task: Mapping[str, Any]) -> DictRow:
 
 def schema_revision(conn: Connection) -> str | None:
     """The alembic revision the database is at (None: not migrated)."""
-    if not _one(conn.execute(HAS_VERSION_TABLE).fetchone())["present"]:
-        return None
-    row = conn.execute(VERSION).fetchone()
-    return str(row["version_num"]) if row else None
+    return revision(conn)

@@ -32,7 +32,7 @@ from pgtask.models import (
     QueuePolicy,
     WorkerInfo,
 )
-from pgtask.store.base import Capability
+from pgtask.store.base import CAPABILITIES, Capability
 from pgtask.store.locks import MAINTENANCE_LOCK_KEY, VACUUM_LOCK_KEY
 from pgtask.store.postgres import http
 from pgtask.store.postgres.enqueue import aenqueue_on, enqueue_on
@@ -97,7 +97,7 @@ class PostgresStore:
     """The runtime's view of a Postgres database: it can do everything a Store declares."""
 
     backend: Backend = Backend.POSTGRES
-    capabilities: frozenset[Capability] = frozenset(Capability)
+    capabilities: frozenset[Capability] = CAPABILITIES[Backend.POSTGRES]
 
     def __init__(self, dsn: str, *, max_size: int = 4) -> None:
         self.dsn = dsn

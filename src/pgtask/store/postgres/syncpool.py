@@ -11,16 +11,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from pgtask.config import backend_of
 from pgtask.models import Backend, EnqueueRequest
-from pgtask.store.base import Browser, BrowserPool, Capability, Row, require
+from pgtask.store.base import CAPABILITIES, Browser, BrowserPool, Capability, Row, require, served
 from pgtask.store.operators import ConnectionOperator
 from pgtask.store.postgres import browse, metrics
 from pgtask.store.postgres.browse import Connection
@@ -78,7 +76,7 @@ class PostgresBrowserPool:
     from its parent), autocommit dict-row connections, at most `max_size` of them."""
 
     backend = Backend.POSTGRES
-    capabilities = QUERIES.capabilities
+    capabilities = CAPABILITIES[Backend.POSTGRES]
 
     def __init__(self, dsn: str, max_size: int = 8, timeout: float = 10.0) -> None:
         self.dsn = dsn
@@ -110,21 +108,10 @@ class PostgresBrowserPool:
                 self._pool = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Served:
-    """A DSN's backend and what this module serves on it: the web app needs Postgres."""
-
-    backend: Backend
-
-    @property
-    def capabilities(self) -> frozenset[Capability]:
-        return QUERIES.capabilities if self.backend is Backend.POSTGRES else frozenset()
-
-
 def open_browsers(dsn: str, *, max_size: int = 8, timeout: float = 10.0) -> BrowserPool:
     """A BrowserPool on `dsn` (nothing connects before the first session); a DSN of a
     backend without Capability.WEB is refused at once (Unsupported)."""
-    require(_Served(Backend(backend_of(dsn))), Capability.WEB)
+    require(served(dsn), Capability.WEB)
     return PostgresBrowserPool(dsn, max_size=max_size, timeout=timeout)
 
 
