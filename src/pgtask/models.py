@@ -123,6 +123,7 @@ class ClaimedTask:
     attempted_at: datetime
     idempotency_key: str | None = None
     target_url: str | None = None
+    lease: timedelta = timedelta(seconds=30)  # its queue's: the heartbeat renews within a third
 
 
 @dataclass(slots=True)

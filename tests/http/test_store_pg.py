@@ -98,7 +98,7 @@ def test_a_rate_published_by_another_worker_is_adopted(dsn, db, target):
         assert targets.http_queues() == ["hooks"]
         db.execute("select pgtask.set_dispatch_rates(array['hooks'], array[3.0])")
         await targets.refresh()
-        outcome = await targets.run(make_task(queue="hooks"), {})
+        outcome = await targets.run(make_task(queue="hooks"))
         rates = targets.dispatcher.current_rates()
         await targets.close()
         return outcome, rates

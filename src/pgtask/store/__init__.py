@@ -19,15 +19,18 @@ __all__ = ["ClaimedTask", "EnqueueRequest", "LogLine", "Outcome", "Store",
            "Transaction", "WorkerInfo", "enqueue_connection", "make_store", "open_store"]
 
 
-def make_store(dsn: str, *, max_size: int = 4) -> Store:
-    """A Store for `dsn` (postgresql://... or mysql://...), not open yet: `await store.open()`."""
+def make_store(dsn: str, *, max_size: int = 4, deadline: float | None = None) -> Store:
+    """A Store for `dsn` (postgresql://... or mysql://...), not open yet: `await store.open()`.
+
+    deadline: seconds a call may go unanswered before it is abandoned (a worker's store)."""
     if backend_of(dsn) == Backend.MYSQL:
         from pgtask.store.mysql.store import MySQLStore
 
-        return MySQLStore(dsn, max_size=max_size)  # checked against the protocol, as below
+        # checked against the protocol, as below
+        return MySQLStore(dsn, max_size=max_size, deadline=deadline)
     from pgtask.store.postgres.store import PostgresStore
 
-    return PostgresStore(dsn, max_size=max_size)
+    return PostgresStore(dsn, max_size=max_size, deadline=deadline)
 
 
 async def open_store(dsn: str, *, max_size: int = 4) -> Store:

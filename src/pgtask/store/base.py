@@ -98,8 +98,9 @@ class Listener(Protocol):
     async def receive(self, timeout: float) -> list[tuple[str, str]]:
         """Wait up to `timeout` for notifications; [] when none came."""
 
-    async def ping(self) -> None:
-        """Prove the session still carries bytes (raises DatabaseUnavailable if not)."""
+    async def ping(self, timeout: float) -> None:
+        """Prove the session still carries bytes within `timeout` seconds (raises
+        DatabaseUnavailable if not, and the session is then over)."""
 
     async def close(self) -> None: ...
 
@@ -125,6 +126,9 @@ class Store(HasCapabilities, Protocol):
 
     async def heartbeat(self, worker_id: str, held: Sequence[tuple[int, UUID]]) -> set[int]:
         """Extend the leases held; return the ids no longer held (lost or cancelled)."""
+
+    async def database_time(self) -> datetime:
+        """The database's clock now (the only clock; the worker warns when its own drifts)."""
 
     async def register_worker(self, info: WorkerInfo) -> None: ...
 

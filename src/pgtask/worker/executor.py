@@ -4,8 +4,8 @@ Async handlers run on the event loop; sync handlers run in a thread pool. A hand
 returns succeeds (its return value is the result); Permanent makes the task dead; Retry
 snoozes it without spending an attempt; any other exception fails it, to be retried with the
 queue's backoff. A timeout cancels the run and fails it. When the worker takes the task away
-(cancelled by an operator, lease lost) there is no outcome to record; at shutdown the task is
-released with its attempt refunded.
+(cancelled by an operator, lease lost, shutdown) the CancelledError goes back to the runner,
+which knows why (worker/runs.py) and what, if anything, to record.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import logging
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Literal
 
 from pgtask.errors import Permanent, Retry
 from pgtask.models import ClaimedTask, Outcome
@@ -25,10 +24,6 @@ from pgtask.worker.context import TaskContext
 
 log = logging.getLogger("pgtask.worker")
 MAX_ERROR_CHARS = 8000
-
-# Why the worker interrupted a run: decides what (if anything) is recorded.
-StopReason = Literal["cancelled", "lost", "shutdown"]
-
 
 class TimedOut(Exception):
     """The task's own timeout expired (unlike a TimeoutError its handler raised itself)."""
@@ -66,8 +61,7 @@ class Executor:
         self.registry = registry
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pgtask-handler")
 
-    async def run(self, claimed: ClaimedTask, ctx: TaskContext,
-                  stop_reason: dict[int, StopReason]) -> Outcome | None:
+    async def run(self, claimed: ClaimedTask, ctx: TaskContext) -> Outcome:
         definition = self.registry.get(claimed.task_type)
         if definition is None:  # not claimable by design; refuse loudly rather than burn it
             return Outcome(claimed.id, claimed.lease_token, "snoozed",
@@ -75,13 +69,6 @@ class Executor:
                            delay=timedelta(seconds=30))
         try:
             result = await self._call(definition, ctx)
-        except asyncio.CancelledError:
-            reason = stop_reason.pop(claimed.id, None)
-            if reason is None:
-                raise  # not ours: the worker itself is being torn down
-            if reason == "shutdown":
-                return Outcome(claimed.id, claimed.lease_token, "released")
-            return None  # cancelled or lease lost: the database already moved on
         except TimedOut as timed_out:
             ctx.cancel()
             error = f"TimeoutError: task exceeded its timeout of {definition.timeout:g}s"
@@ -114,7 +101,16 @@ class Executor:
         if definition.is_async:
             return await definition.handler(ctx)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.threads, definition.handler, ctx)
+        running = loop.run_in_executor(self.threads, definition.handler, ctx)
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            # A thread cannot be interrupted: the run lasts until the handler returns (it
+            # sees ctx.cancelled), so the worker never starts a second run of this task
+            # beside it. A second cancel (the worker tearing down) stops the waiting.
+            ctx.cancel()
+            await asyncio.wait([running])
+            raise
 
     def _failure(self, claimed: ClaimedTask, ctx: TaskContext, exc: Exception) -> Outcome:
         self._report(ctx, exc)

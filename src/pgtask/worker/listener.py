@@ -1,10 +1,12 @@
 """The LISTEN connection: it only wakes the runner, and never gives up.
 
 It reconnects with exponential backoff and jitter, pings the server whenever it has been
-quiet for `health_interval` seconds (a half-open socket shows up as a ping that does not
-answer within `ping_timeout`), and after every (re)connect tells the runner to claim at
-once, because notifications sent while it was away are lost. The session itself is the
-store's (store.base.Listener), which says DatabaseUnavailable whatever goes wrong with it.
+quiet for `health_interval` seconds (a silent path shows up as a ping that does not answer
+within `ping_timeout`; the session is then dropped at once, so silence is noticed within
+health_interval + ping_timeout + the store's grace, about 4.5 s), and after every
+(re)connect tells the runner to claim at once, because notifications sent while it was
+away are lost. The session itself is the store's (store.base.Listener), which says
+DatabaseUnavailable whatever goes wrong with it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Listener:
 
     def __init__(self, store: Store, channels: Sequence[str],
                  on_notify: Callable[[str, str], None], on_connect: Callable[[], None],
-                 health_interval: float = 5.0, ping_timeout: float = 3.0) -> None:
+                 health_interval: float = 2.0, ping_timeout: float = 1.5) -> None:
         self._store = store
         self._channels = list(channels)
         self._on_notify = on_notify
@@ -69,7 +71,7 @@ class Listener:
                 for channel, payload in notes:
                     self._deliver(channel, payload)
             else:
-                await asyncio.wait_for(session.ping(), self._ping_timeout)
+                await session.ping(self._ping_timeout)
 
     def _deliver(self, channel: str, payload: str) -> None:
         """Hand one notification on; whatever it does, the listening loop goes on."""

@@ -4,6 +4,12 @@ One `finish` round trip records every outcome (and log line) gathered since the 
 while a flush is in flight the next batch builds up by itself, like a group commit. A flush
 that fails keeps its outcomes for the next try; an outcome whose lease was lost meanwhile is
 reported and dropped by the database (fencing), never recorded over a newer run.
+
+One flush at a time (a lock): the final flush at shutdown waits for one in flight instead of
+cancelling it, since a flush cut off mid-way may have been recorded or not, and a second
+try would then report released tasks as lost. A flush that failed without an answer is such
+a flush; its outcomes are sent again, and one the database no longer takes is reported as
+what it may be: recorded by the first try, or lost.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ class OutcomeBuffer:
         self._outcomes: list[Outcome] = []
         self._logs: list[LogLine] = []
         self._wanted = asyncio.Event()
+        self._one_at_a_time = asyncio.Lock()
+        self._unsure: set[int] = set()  # ids sent by a flush that got no answer
 
     def add(self, outcome: Outcome | None, logs: list[LogLine]) -> None:
         if logs:
@@ -60,6 +68,10 @@ class OutcomeBuffer:
                 self._wanted.set()
 
     async def flush(self) -> None:
+        async with self._one_at_a_time:
+            await self._flush()
+
+    async def _flush(self) -> None:
         outcomes, self._outcomes = self._outcomes, []
         logs, self._logs = self._logs, []
         if not outcomes and not logs:
@@ -69,24 +81,39 @@ class OutcomeBuffer:
         except BaseException:
             self._outcomes[:0] = outcomes  # keep them for the next try
             self._logs[:0] = logs
+            self._unsure.update(o.id for o in outcomes)
             raise
         due = finished.next_due_in
         if due is not None and due < self._poll_interval:
             asyncio.get_running_loop().call_later(max(0.0, due), self._wake)
         for outcome in outcomes:
-            if outcome.id not in finished.applied:
+            if outcome.id in finished.applied:
+                pass
+            elif outcome.id in self._unsure:
+                log.info("task %s: its %s outcome was sent again after an unanswered try, "
+                         "and the database no longer takes it: either that try recorded "
+                         "it, or the lease was lost meanwhile", outcome.id, outcome.kind)
+            else:
                 log.warning("task %s: lease was lost before its %s outcome was recorded; "
                             "the late result is discarded", outcome.id, outcome.kind)
+            self._unsure.discard(outcome.id)
 
-    async def final_flush(self) -> None:
-        """At shutdown: a few tries, then say what could not be recorded."""
-        for attempt in range(5):
-            try:
+    async def final_flush(self, budget: float) -> None:
+        """At shutdown: try for up to `budget` seconds, then say what could not be recorded."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + budget
+        attempt = 0
+        while True:
+            try:  # each try is bounded by the store's own deadline
                 await self.flush()
                 return
             except DatabaseUnavailable as exc:
                 log.warning("final flush failed (%s)", exc)
-                await asyncio.sleep(reconnect_delay(attempt, cap=2.0))
+            delay = reconnect_delay(attempt, cap=2.0)
+            attempt += 1
+            if loop.time() + delay >= give_up:
+                break
+            await asyncio.sleep(delay)
         if self._outcomes:
             log.error("%d outcome(s) could not be recorded; their leases will expire and the "
                       "tasks will run again", len(self._outcomes))

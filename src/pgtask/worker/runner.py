@@ -4,6 +4,9 @@ Around that loop, background services (worker/service.py): the outcome buffer, a
 connection that wakes it (polling is the safety net), one heartbeat statement for every
 task in flight, periodic maintenance (rescue and prune), the scheduler, the HTTP targets'
 policy refresh; and a graceful shutdown that releases what it could not finish.
+
+What it runs are runs (worker/runs.py), one per claim, known by (task id, lease token).
+Every database call has a deadline (the store's), so no silent network path wedges a loop.
 """
 
 from __future__ import annotations
@@ -13,22 +16,22 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from uuid import UUID
 
 from pgtask.errors import DatabaseUnavailable
-from pgtask.models import ClaimedTask, WorkerInfo
+from pgtask.models import ClaimedTask, Outcome, WorkerInfo
 from pgtask.registry import Registry
 from pgtask.retry import reconnect_delay
 from pgtask.store import make_store
 from pgtask.store.base import Capability, Store
+from pgtask.store.preflight import preflight
 from pgtask.worker.context import TaskContext
-from pgtask.worker.executor import Executor, StopReason
+from pgtask.worker.executor import Executor
 from pgtask.worker.listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
 from pgtask.worker.outcomes import OutcomeBuffer
+from pgtask.worker.runs import Run, Runs, StopReason
 from pgtask.worker.scheduler import SchedulerService
-from pgtask.worker.service import Service, wait_or_stop
+from pgtask.worker.service import Service, cancel_all, wait_for_either, wait_or_stop
 from pgtask.worker.settings import WorkerConfig as WorkerConfig  # where the API finds it
 from pgtask.worker.upkeep import Heartbeat, Maintenance
 from pgtask.worker.vacuum import HotTableVacuum
@@ -39,13 +42,6 @@ if TYPE_CHECKING:  # both load heavy libraries (httpx, prometheus_client): only 
     from pgtask.worker.metrics import WorkerMetrics
 
 log = logging.getLogger("pgtask.worker")
-
-
-@dataclass(slots=True)
-class _Running:
-    claimed: ClaimedTask
-    ctx: TaskContext
-    job: asyncio.Task[None]
 
 
 class Worker:
@@ -68,12 +64,10 @@ class Worker:
             metrics.track(self)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # claim, flush, heartbeat, maintenance and a vacuum may each hold one at once
-        self.store: Store = make_store(dsn, max_size=5)
+        self.store: Store = make_store(dsn, max_size=5, deadline=self.config.db_timeout)
         self._notify = self.config.listen and Capability.NOTIFY in self.store.capabilities
         self._executor = Executor(registry, threads=self.config.concurrency)
-        self._running: dict[int, _Running] = {}
-        self._stop_reason: dict[int, StopReason] = {}
-        self._cancel_asked: set[int] = set()  # runs a cancel NOTIFY named: ask the database
+        self._runs = Runs()
         self._stopping = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._beat_now = asyncio.Event()
@@ -81,6 +75,9 @@ class Worker:
         self._wakeup = Wakeup(self.store, self.id, self._notify, self.config.poll_interval)
         self._buffer = OutcomeBuffer(self.store, self._wakeup.set, self.config.poll_interval,
                                      self.config.flush_delay)
+        self._heartbeat = Heartbeat(self.store, self.id, self.config.heartbeat_interval,
+                                    self._runs, self._lease_gone, self._beat_now,
+                                    self._register)
         self._vacuum = HotTableVacuum(self.store)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -89,12 +86,13 @@ class Worker:
         if not self.registry.tasks and self.targets is None:
             raise ValueError("this worker has no task handlers: pass --handlers MODULE "
                              "(or serve HTTP targets)")
+        await preflight(self.dsn)  # one line that says what to fix, before anything starts
         await self.store.open()
         self._loop = asyncio.get_running_loop()
         try:
             if self.targets is not None:
                 await self.targets.open(self.store)
-            await self.store.register_worker(self._info())
+            await self._register()
             log.info("worker %s started: %d slots, queues %s, task types %s", self.id,
                      self.config.concurrency, self.config.queues or "all",
                      ", ".join(self.registry.names()))
@@ -105,11 +103,14 @@ class Worker:
         finally:
             await self._shut_down()
 
+    async def _register(self) -> None:
+        await self.store.register_worker(self._info())
+
     async def _shut_down(self) -> None:
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        await self._buffer.final_flush()
+        # The last outcomes first, while the heartbeat still holds their leases; a flush in
+        # flight is waited for, not cut off (worker/outcomes.py says why).
+        await self._buffer.final_flush(budget=2 * self.config.db_timeout + 2)
+        await cancel_all(self._background)
         await self._vacuum.close()
         if self.targets is not None:
             await self.targets.close()
@@ -125,7 +126,7 @@ class Worker:
         """Stop claiming, finish or release what runs, then return from run()."""
         if not self._stopping.is_set():
             log.info("worker %s stopping: waiting up to %gs for %d task(s)", self.id,
-                     self.config.shutdown_timeout, len(self._running))
+                     self.config.shutdown_timeout, len(self._runs))
         self._stopping.set()
         self._wakeup.set()
         self._slot_freed.set()
@@ -136,10 +137,9 @@ class Worker:
 
     def _services(self) -> list[Service]:
         services: list[Service] = [
-            self._buffer,
-            Heartbeat(self.store, self.id, self.config.heartbeat_interval, self._held,
-                      self._lease_gone, self._beat_now),
-            Maintenance(self.store, self.config.retention, self.config.maintenance_interval)]
+            self._buffer, self._heartbeat,
+            Maintenance(self.store, self.config.retention, self.config.maintenance_interval,
+                        ready=self._heartbeat.healthy)]
         if self._notify:
             services.append(Listener(self.store, [TASKS_CHANNEL, CANCEL_CHANNEL],
                                      self._on_notify, self._wakeup.set))
@@ -156,10 +156,15 @@ class Worker:
         failures = 0
         types = self.registry.names()
         while not self._stopping.is_set():
-            free = self.config.concurrency - len(self._running)
+            free = self.config.concurrency - len(self._runs)
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
+                continue
+            if not self._heartbeat.healthy.is_set():
+                # After an outage: renew what runs before claiming, or this very claim
+                # would rescue our own expired leases and take the tasks again.
+                await wait_for_either(self._heartbeat.healthy, self._stopping)
                 continue
             self._wakeup.clear()
             try:
@@ -167,6 +172,7 @@ class Worker:
                                                  with_targets=self.targets is not None)
                 failures = 0
             except DatabaseUnavailable as exc:
+                self._heartbeat.suspect()
                 delay = reconnect_delay(failures, cap=5.0)
                 failures += 1
                 log.warning("claim failed (%s); retrying in %.2fs", exc, delay)
@@ -189,76 +195,87 @@ class Worker:
         if task_id is None:
             log.warning("ignored a %s notification whose payload is not a task id: %.80r",
                         CANCEL_CHANNEL, payload)
-        elif task_id in self._running:
-            self._cancel_asked.add(task_id)
+            return
+        runs = self._runs.of_task(task_id)
+        for run in runs:
+            run.cancel_asked = True
+        if runs:
             self._beat_now.set()
 
     def _lease_gone(self, task_id: int) -> None:
-        """The heartbeat found this run's lease no longer held: cancelled or lost."""
-        self._take_away(task_id, "cancelled" if task_id in self._cancel_asked else "lost")
+        """The heartbeat found this task's lease no longer held: cancelled or lost."""
+        for run in self._runs.of_task(task_id):
+            self._take_away(run, "cancelled" if run.cancel_asked else "lost")
 
     # -- running -----------------------------------------------------------------------
 
     @property
     def in_flight(self) -> int:
-        return len(self._running)
-
-    def _held(self) -> list[tuple[int, UUID]]:
-        return [(r.claimed.id, r.claimed.lease_token) for r in self._running.values()]
+        return len(self._runs)
 
     def _start(self, claimed: ClaimedTask) -> None:
         if self.metrics is not None:
             self.metrics.observe_claim(
                 claimed.queue, (claimed.attempted_at - claimed.run_at).total_seconds())
-        ctx = TaskContext(claimed, self._loop, heartbeat=self._beat_now.set)
-        job = asyncio.create_task(self._run_one(claimed, ctx))
-        self._running[claimed.id] = _Running(claimed, ctx, job)
+        run = Run(claimed, TaskContext(claimed, self._loop, heartbeat=self._beat_now.set))
+        stale = self._runs.add(run)
+        for earlier in stale:  # the database gave the task a new lease: the old one is gone
+            self._take_away(earlier, "lost")
+        if claimed.lease.total_seconds() / 3 < self.config.heartbeat_interval:
+            self._beat_now.set()  # a shorter lease than any held: renew on its schedule
+        run.job = asyncio.create_task(self._run_one(run, stale))
 
-    async def _run_one(self, claimed: ClaimedTask, ctx: TaskContext) -> None:
+    async def _run_one(self, run: Run, stale: list[Run]) -> None:
+        claimed = run.claimed
         started = self._loop.time()
+        outcome: Outcome | None = None
         try:
+            for earlier in stale:  # never two handlers of one task at once in this process
+                await earlier.ended.wait()
             if self.targets is not None and self.targets.serves(claimed):
-                outcome = await self.targets.run(claimed, self._stop_reason)
+                outcome = await self.targets.run(claimed)
             else:
-                outcome = await self._executor.run(claimed, ctx, self._stop_reason)
+                outcome = await self._executor.run(claimed, run.ctx)
+        except asyncio.CancelledError:
+            if run.stop_reason is None:
+                raise  # not ours: the worker itself is being torn down
+            if run.stop_reason == "shutdown":  # put back, its attempt refunded
+                outcome = Outcome(claimed.id, claimed.lease_token, "released")
+            # cancelled or lost: the database has moved on, there is nothing to record
         finally:
-            self._running.pop(claimed.id, None)
-            self._cancel_asked.discard(claimed.id)
+            self._runs.remove(run)
             self._slot_freed.set()
+        if run.released:
+            return
         if self.metrics is not None:
             self.metrics.observe_outcome(claimed.queue, claimed.task_type,
                                          outcome.kind if outcome is not None else "lost",
                                          self._loop.time() - started)
-        self._buffer.add(outcome, ctx.log_lines)
+        self._buffer.add(outcome, run.ctx.log_lines)
         self._vacuum.finished(1)  # its claim and its outcome each leave a dead tuple
-        if len(self._running) < self.config.concurrency:
+        if len(self._runs) < self.config.concurrency:
             self._wakeup.set()
 
-    def _take_away(self, task_id: int, reason: StopReason) -> None:
-        running = self._running.get(task_id)
-        if running is None:
-            return
-        log.warning("task %s (%s): %s; stopping its handler", task_id,
-                    running.claimed.task_type, "cancelled" if reason == "cancelled"
-                    else "lease lost, result will be discarded")
-        self._stop_reason[task_id] = reason
-        running.ctx.cancel()
-        running.job.cancel()
+    def _take_away(self, run: Run, reason: StopReason) -> None:
+        if run.stop(reason) and reason != "shutdown":
+            log.warning("task %s (%s): %s; stopping its handler", run.claimed.id,
+                        run.claimed.task_type, "cancelled" if reason == "cancelled"
+                        else "lease lost, result will be discarded")
 
     # -- shutdown ----------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        jobs = [r.job for r in self._running.values()]
+        jobs = [r.job for r in self._runs if r.job is not None]
         if jobs:
             await asyncio.wait(jobs, timeout=self.config.shutdown_timeout)
-        leftover = list(self._running)
+        leftover = list(self._runs)
         if leftover:
             log.warning("releasing %d unfinished task(s) back to their queues", len(leftover))
-        for task_id in leftover:
-            self._stop_reason[task_id] = "shutdown"
-            running = self._running[task_id]
-            running.ctx.cancel()
-            running.job.cancel()
-        remaining = [r.job for r in self._running.values()]
+        for run in leftover:
+            self._take_away(run, "shutdown")
+        remaining = [r.job for r in self._runs if r.job is not None]
         if remaining:
             await asyncio.wait(remaining, timeout=5)
+        for run in self._runs:  # a sync handler deaf to ctx.cancelled: the exit ends it
+            run.released = True
+            self._buffer.add(Outcome(run.claimed.id, run.claimed.lease_token, "released"), [])

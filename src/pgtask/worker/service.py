@@ -23,3 +23,30 @@ async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stopping.wait(), seconds)
     except TimeoutError:
         pass
+
+
+async def wait_for_either(first: asyncio.Event, second: asyncio.Event) -> None:
+    """Return once either event is set."""
+    if first.is_set() or second.is_set():
+        return
+    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]], grace: float = 1.0) -> None:
+    """Cancel `tasks` and wait for them; cancel again those still running after `grace`
+    seconds (a database driver that answers a cancel by waiting on a silent server gives up
+    at the second one), so that stopping is bounded whatever the network does."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=grace)

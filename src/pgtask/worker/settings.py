@@ -15,11 +15,14 @@ class WorkerConfig:
     # batches of 10 against ~70 us in batches of 100 (bench/README.md, Findings).
     concurrency: int = 100
     poll_interval: float = 1.0  # seconds between claims when idle (the safety net)
+    # At most this long between lease renewals; shorter when a task's lease needs it (a
+    # third of the shortest lease held). Capped so a live worker's row never looks stale.
     heartbeat_interval: float = 5.0
     shutdown_timeout: float = 30.0
     flush_delay: float = 0.0  # seconds to gather outcomes before a flush
     retention: timedelta | None = timedelta(days=7)
-    maintenance_interval: float = 10.0
+    maintenance_interval: float = 10.0  # seconds between rescues of expired leases (+ prune)
+    db_timeout: float = 3.0  # a claim, heartbeat or finish that does not answer is abandoned
     listen: bool = True
     scheduler: bool = True  # take turns leading the cron/interval schedules (Postgres)
     services: list[Service] = field(default_factory=list)  # extra background services

@@ -138,6 +138,7 @@ def _take_leases(cur: Cursor, picked: list[Row], policies: Policies, worker_id: 
             id=task_id, queue=queue, task_type=task_type, payload=json.loads(payload),
             attempt=attempt + 1, max_attempts=max_attempts or queue_max_attempts,
             lease_token=token, run_at=utc(run_at), created_at=utc(created_at),
-            attempted_at=utc(now), idempotency_key=idempotency_key, target_url=target_url))
+            attempted_at=utc(now), idempotency_key=idempotency_key, target_url=target_url,
+            lease=timedelta(seconds=lease)))
     cur.execute(q.TAKE_LEASES, (json.dumps(leases), worker_id, now, now))
     return claimed

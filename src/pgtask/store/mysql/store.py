@@ -58,6 +58,8 @@ from pgtask.store.mysql.sql import SESSION_SETUP
 __all__ = ["CONNECTION_LOST", "CONVERSIONS", "MySQLStore", "connect", "connect_params",
            "enqueue_on"]
 
+SLOW_MIN = 120.0  # seconds, as the Postgres store gives its maintenance calls
+SLOW_FACTOR = 40
 T = TypeVar("T")
 P = ParamSpec("P")
 DEADLOCK_ATTEMPTS = 3
@@ -69,10 +71,14 @@ class MySQLStore:
     backend: Backend = Backend.MYSQL
     capabilities: frozenset[Capability] = CAPABILITIES[Backend.MYSQL]
 
-    def __init__(self, dsn: str, *, max_size: int = 4) -> None:
+    def __init__(self, dsn: str, *, max_size: int = 4, deadline: float | None = None) -> None:
+        """deadline: a worker's store gives up on a socket that carries nothing for this
+        long. PyMySQL's timeouts hold per connection, and one connection also runs the
+        maintenance (a prune can take minutes), so the MySQL fallback uses the long one."""
         self.dsn = dsn
         connect_params(dsn)  # refuse a bad URL now, not in a worker thread
         self._max_size = max_size
+        self._timeout = None if deadline is None else max(SLOW_MIN, SLOW_FACTOR * deadline)
         self._executor: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._connections: list[Connection[Any]] = []
@@ -107,7 +113,8 @@ class MySQLStore:
         conn: Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = pymysql.connect(**connect_params(self.dsn), autocommit=False,
-                                   client_flag=CLIENT.FOUND_ROWS, conv=CONVERSIONS)
+                                   client_flag=CLIENT.FOUND_ROWS, conv=CONVERSIONS,
+                                   read_timeout=self._timeout, write_timeout=self._timeout)
             with conn.cursor() as cur:
                 for statement in SESSION_SETUP:
                     cur.execute(statement)
@@ -182,6 +189,9 @@ class MySQLStore:
         if not outcomes and not logs:
             return Finished(set())
         return Finished(await self._run(mysql_tx.finish, outcomes, logs))
+
+    async def database_time(self) -> datetime:
+        return await self._run(mysql_tx.database_time)
 
     async def heartbeat(self, worker_id: str, held: Sequence[tuple[int, UUID]]) -> set[int]:
         return await self._run(mysql_tx.heartbeat, worker_id, held)

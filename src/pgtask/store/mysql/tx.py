@@ -14,7 +14,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymysql.connections import Connection
@@ -150,6 +150,14 @@ def maintain(conn: Connection[Any], retention: timedelta | None) -> None:
 
 
 # -- heartbeat and workers ---------------------------------------------------------------
+
+def database_time(conn: Connection[Any]) -> datetime:
+    """The server's clock, as UTC."""
+    with conn.cursor(Cursor) as cur:
+        cur.execute(q.NOW)
+        now: datetime = one(cur)[0]
+    return now.replace(tzinfo=UTC)
+
 
 def heartbeat(conn: Connection[Any], worker_id: str,
               held: Sequence[tuple[int, uuid.UUID]]) -> set[int]:

@@ -1,7 +1,7 @@
 """Dedicated connections, outside the pool, for sessions with state of their own.
 
 The scheduler's leadership lock and a done-stream follower's LISTEN belong to one session
-each: autocommit, with TCP keepalives so a dead peer is noticed (see listen.KEEPALIVES).
+each: autocommit, with TCP keepalives so a dead peer is noticed (see pool.network).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import Any
 import psycopg
 
 from pgtask.store.postgres.errors import translated
-from pgtask.store.postgres.listen import KEEPALIVES
+from pgtask.store.postgres.pool import network
 
 Session = psycopg.AsyncConnection[tuple[Any, ...]]
 
 
 async def connect(dsn: str) -> Session:
-    return await psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=10,
-                                                 **KEEPALIVES)
+    return await psycopg.AsyncConnection.connect(dsn, autocommit=True,
+                                                 **network(connect_timeout=10))
 
 
 @asynccontextmanager

@@ -1,6 +1,6 @@
 """The SQL of HTTP delivery (Postgres): queue dispatch policies, the attempt journal, the
 shared adaptive rates. PostgresStore's implementation of those Store methods: functions over
-its pool, called (inside its error translation) only from store.py."""
+a pooled connection, called (inside its error translation) only from store.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pgtask.models import Backoff, HttpAttempt, QueuePolicy
-from pgtask.store.postgres.pool import Pool, scalar
+from pgtask.store.postgres.pool import Connection, scalar
 
 POLICIES = """
 select name, target_url, dispatch_deadline, concurrency_limit, rate_limit, rate_burst,
@@ -42,38 +42,35 @@ def _policy(row: tuple[Any, ...]) -> QueuePolicy:
                        dispatch_rate_at, max(1, workers))
 
 
-async def queue_policies(pool: Pool,
+async def queue_policies(conn: Connection,
                          names: Sequence[str] | None = None) -> dict[str, QueuePolicy]:
     """The dispatch policy of each named queue that exists (every queue when names is None)."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(POLICIES, (None if names is None else list(names),))
-        return {row[0]: _policy(row) for row in await cur.fetchall()}
+    cur = await conn.execute(POLICIES, (None if names is None else list(names),))
+    return {row[0]: _policy(row) for row in await cur.fetchall()}
 
 
-async def attempt_history(pool: Pool,
+async def attempt_history(conn: Connection,
                           task_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
     """task id -> (attempts that got an HTTP answer, the last status) from the journal."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(HISTORY, (list(task_ids),))
-        return {task_id: (count, last) for task_id, count, last in await cur.fetchall()}
+    cur = await conn.execute(HISTORY, (list(task_ids),))
+    return {task_id: (count, last) for task_id, count, last in await cur.fetchall()}
 
 
-async def record_http_attempts(pool: Pool, attempts: Sequence[HttpAttempt],
+async def record_http_attempts(conn: Connection, attempts: Sequence[HttpAttempt],
                                rates: Mapping[str, float | None] | None = None
                                ) -> datetime | None:
     """Journal the attempts and publish changed adaptive rates in one round trip. Returns the
     database time the rates were stamped with (None when there were none)."""
     now = time.monotonic()
-    async with pool.connection() as conn:
-        async with conn.pipeline():
-            if attempts:
-                await conn.execute(RECORD_ATTEMPTS, (
-                    [a.task_id for a in attempts], [a.attempt for a in attempts],
-                    [timedelta(seconds=max(0.0, now - a.started)) for a in attempts],
-                    [a.status for a in attempts], [a.latency_ms for a in attempts],
-                    [a.reason for a in attempts], [a.response for a in attempts]))
-            if not rates:
-                return None
-            cur = await conn.execute(SET_RATES, (list(rates), list(rates.values())))
-        stamped: datetime | None = await scalar(cur)
+    async with conn.pipeline():
+        if attempts:
+            await conn.execute(RECORD_ATTEMPTS, (
+                [a.task_id for a in attempts], [a.attempt for a in attempts],
+                [timedelta(seconds=max(0.0, now - a.started)) for a in attempts],
+                [a.status for a in attempts], [a.latency_ms for a in attempts],
+                [a.reason for a in attempts], [a.response for a in attempts]))
+        if not rates:
+            return None
+        cur = await conn.execute(SET_RATES, (list(rates), list(rates.values())))
+    stamped: datetime | None = await scalar(cur)
     return stamped

@@ -7,25 +7,15 @@ receives and pings, and says DatabaseUnavailable whatever goes wrong with the se
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from pgtask.store.postgres.deadline import deadline
 from pgtask.store.postgres.errors import session_errors
+from pgtask.store.postgres.pool import network
 
-
-class Keepalives(TypedDict):
-    keepalives: int
-    keepalives_idle: int
-    keepalives_interval: int
-    keepalives_count: int
-
-
-# Seconds of silence before the kernel probes a TCP connection, and how hard it probes:
-# a half-open socket is noticed in about 5 + 2 * 3 = 11 s even without our own ping.
-KEEPALIVES: Keepalives = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
-                          "keepalives_count": 3}
 PING = "select 1"
 
 
@@ -45,8 +35,8 @@ class PostgresListener:
     async def connect(self, timeout: float) -> None:
         with session_errors():
             self._conn = await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, connect_timeout=max(1, int(timeout)),
-                application_name="pgtask-listener", **KEEPALIVES)
+                self._dsn, autocommit=True, application_name="pgtask-listener",
+                **network(connect_timeout=max(2, int(timeout))))
             for channel in self._channels:
                 await self._conn.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
 
@@ -57,10 +47,12 @@ class PostgresListener:
             return [(note.channel, note.payload)
                     async for note in conn.notifies(timeout=timeout, stop_after=1)]
 
-    async def ping(self) -> None:
+    async def ping(self, timeout: float) -> None:
+        """A round trip, given up on (the session dropped) after `timeout` seconds."""
         conn = self._session()
         with session_errors():
-            await conn.execute(PING)
+            async with deadline(timeout):
+                await conn.execute(PING)
 
     async def close(self) -> None:
         if self._conn is not None:

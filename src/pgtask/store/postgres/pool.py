@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
 Row = tuple[Any, ...]
-Pool = AsyncConnectionPool[AsyncConnection[Row]]
+Connection = AsyncConnection[Row]
+Pool = AsyncConnectionPool[Connection]
+
+
+class Network(TypedDict):
+    connect_timeout: int
+    keepalives: int
+    keepalives_idle: int
+    keepalives_interval: int
+    keepalives_count: int
+    tcp_user_timeout: int
+
+
+def network(connect_timeout: int = 5) -> Network:
+    """How every worker connection notices a peer that went away, in the kernel (libpq
+    options): probe after 5 s of silence, every 2 s, 3 times (a dead peer shows in about
+    11 s), and give up on data the peer has not acknowledged for 10 s. These catch the dead
+    host and the dropped NAT entry on idle connections; a path that still acknowledges but
+    forwards nothing is caught by each call's own deadline (deadline.py)."""
+    return Network(connect_timeout=connect_timeout, keepalives=1, keepalives_idle=5,
+                   keepalives_interval=2, keepalives_count=3, tcp_user_timeout=10_000)
 
 
 def make_pool(dsn: str, max_size: int) -> Pool:
@@ -16,7 +36,7 @@ def make_pool(dsn: str, max_size: int) -> Pool:
     while the server is away, calls fail within seconds (and the runner backs off and
     retries) instead of queueing behind the pool."""
     return AsyncConnectionPool(dsn, min_size=1, max_size=max_size, open=False, timeout=5.0,
-                               kwargs={"autocommit": True})
+                               kwargs={"autocommit": True, **network()})
 
 
 async def scalar(cur: AsyncCursor[Row]) -> Any:

@@ -4,10 +4,14 @@ Every call is one round trip to one PL/pgSQL function (see sql/postgres/pgtask.s
 Connections come from a small psycopg pool in autocommit mode: each call is its own
 transaction, so no lock outlives the statement that took it. Every call runs inside
 errors.translated(): callers see DatabaseUnavailable and Refused, never a psycopg class.
+A worker's store gives every call a deadline (deadline.py): a call the server does not
+answer is abandoned with its connection, and the pool is replaced, because the other
+connections went over the same path and are as likely to be dead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -15,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 
@@ -35,21 +38,24 @@ from pgtask.models import (
 from pgtask.store.base import CAPABILITIES, Capability
 from pgtask.store.locks import MAINTENANCE_LOCK_KEY, VACUUM_LOCK_KEY
 from pgtask.store.postgres import http
+from pgtask.store.postgres.deadline import NoAnswer, deadline
 from pgtask.store.postgres.enqueue import aenqueue_on, enqueue_on
 from pgtask.store.postgres.errors import translated
-from pgtask.store.postgres.listen import KEEPALIVES, PostgresListener
-from pgtask.store.postgres.pool import Row, make_pool, scalar
+from pgtask.store.postgres.listen import PostgresListener
+from pgtask.store.postgres.pool import Connection, Pool, make_pool, scalar
 
 # Re-exported: the callers of an earlier layout import these from here.
-__all__ = ["CLAIM", "FINISH", "KEEPALIVES", "PostgresListener", "PostgresStore", "aenqueue_on",
-           "enqueue_on"]
+__all__ = ["CLAIM", "FINISH", "PostgresListener", "PostgresStore", "aenqueue_on", "enqueue_on"]
 
 log = logging.getLogger("pgtask.worker")
+SLOW_MIN = 120.0  # seconds: the least a maintenance or vacuum call is given
+SLOW_FACTOR = 40
 
 CLAIM = """
 select c.id, c.queue, c.task_type, c.payload, c.attempt,
        coalesce(c.max_attempts, q.max_attempts) as max_attempts,
-       c.lease_token, c.run_at, c.created_at, c.attempted_at, c.idempotency_key, c.target_url
+       c.lease_token, c.run_at, c.created_at, c.attempted_at, c.idempotency_key, c.target_url,
+       q.lease
   from pgtask.claim_task(%s::text[], %s, %s, %s::text[], null, %s) c
   join pgtask.queues q on q.name = c.queue
 """
@@ -66,6 +72,7 @@ select extract(epoch from min(t.run_at) - now()) from pgtask.tasks t
  where t.id = any(%s::bigint[]) and t.state = 'queued'
 """
 HEARTBEAT = "select h from pgtask.heartbeat(%s, %s::bigint[], %s::uuid[]) h"
+NOW = "select now()"
 REGISTER = "select pgtask.register_worker(%s, %s, %s, %s::text[], %s::text[], %s)"
 DEREGISTER = "select pgtask.deregister_worker(%s)"
 SET_WAITING = "select pgtask.set_worker_waiting(%s, %s)"
@@ -99,9 +106,16 @@ class PostgresStore:
     backend: Backend = Backend.POSTGRES
     capabilities: frozenset[Capability] = CAPABILITIES[Backend.POSTGRES]
 
-    def __init__(self, dsn: str, *, max_size: int = 4) -> None:
+    def __init__(self, dsn: str, *, max_size: int = 4, deadline: float | None = None) -> None:
+        """deadline: seconds a call may go unanswered (None: no limit). Maintenance and
+        vacuum get longer (SLOW_FACTOR times, at least SLOW_MIN): a prune of a big history
+        legitimately takes seconds."""
         self.dsn = dsn
+        self._max_size = max_size
         self._pool = make_pool(dsn, max_size)
+        self._deadline = deadline
+        self._slow = None if deadline is None else max(SLOW_MIN, SLOW_FACTOR * deadline)
+        self._retired: set[asyncio.Task[None]] = set()  # old pools closing in the background
         self._may_vacuum: bool | None = None  # asked once, at the first vacuum
 
     async def open(self, timeout: float = 15.0) -> None:
@@ -113,22 +127,51 @@ class PostgresStore:
                               f"within {timeout:g}s") from exc
 
     async def close(self) -> None:
-        await self._pool.close()
+        await self._pool.close(timeout=2.0)  # bounded: its workers may be stuck connecting
+        if self._retired:
+            await asyncio.wait(self._retired)
 
     def listener(self, channels: Sequence[str]) -> PostgresListener:
         return PostgresListener(self.dsn, channels)
 
+    async def _retire(self, pool: Pool) -> None:
+        """Replace a pool whose path went silent (once, however many calls noticed)."""
+        if pool is not self._pool:
+            return
+        log.warning("the database stopped answering; opening new connections")
+        fresh = make_pool(self.dsn, self._max_size)
+        await fresh.open(wait=False)  # connects in the background
+        self._pool = fresh
+        # Connections still lent out are closed as they come back; waiting for the old
+        # pool's own workers is bounded, since they may be stuck connecting over the path.
+        closing = asyncio.create_task(pool.close(timeout=1.0))
+        self._retired.add(closing)
+        closing.add_done_callback(self._retired.discard)
+
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection[Row]]:
-        """A pooled connection; whatever the block raises comes out translated."""
+    async def _connection(self, slow: bool = False) -> AsyncIterator[Connection]:
+        """A pooled connection for a block that must finish within the call's deadline
+        (counted from checkout: waiting for a free connection is the pool's own timeout);
+        whatever the block raises comes out translated. A connection dropped for want of
+        an answer retires the whole pool (the others went over the same path)."""
+        pool = self._pool
         with translated():
-            async with self._pool.connection() as conn:
-                yield conn
+            async with pool.connection() as conn:
+                try:
+                    async with deadline(self._slow if slow else self._deadline):
+                        yield conn
+                except NoAnswer:
+                    if conn.closed:  # dropped, not just cancelled: the path is suspect
+                        await self._retire(pool)
+                    raise
 
     async def _call(self, statement: str, *args: object) -> Any:
         """The one value `statement` returns."""
         async with self._connection() as conn:
             return await scalar(await conn.execute(statement, args))
+
+    async def database_time(self) -> datetime:
+        return await self._call(NOW)  # type: ignore[no-any-return]
 
     # -- claim and finish ------------------------------------------------------------------
 
@@ -188,7 +231,7 @@ class PostgresStore:
     # -- maintenance ---------------------------------------------------------------------
 
     async def maintain(self, retention: timedelta | None) -> None:
-        async with self._connection() as conn, conn.transaction():
+        async with self._connection(slow=True) as conn, conn.transaction():
             if not await scalar(await conn.execute(TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))):
                 return  # another worker is doing it
             await conn.execute(RESCUE)
@@ -201,7 +244,7 @@ class PostgresStore:
         A role that may not vacuum it (not its owner) skips this; autovacuum, with the
         table's own thresholds, still does the job.
         """
-        async with self._connection() as conn:
+        async with self._connection(slow=True) as conn:
             if self._may_vacuum is None:
                 self._may_vacuum = bool(await scalar(await conn.execute(MAY_VACUUM)))
                 if not self._may_vacuum:
@@ -229,20 +272,21 @@ class PostgresStore:
         return bool(await self._call(RETRY, task_id))
 
     async def prune(self, older_than: timedelta) -> int:
-        return int(await self._call(PRUNE, older_than))
+        async with self._connection(slow=True) as conn:
+            return int(await scalar(await conn.execute(PRUNE, (older_than,))))
 
     # -- HTTP targets: store/postgres/http.py --------------------------------------------
 
     async def queue_policies(self, names: Sequence[str] | None = None) -> dict[str, QueuePolicy]:
-        with translated():
-            return await http.queue_policies(self._pool, names)
+        async with self._connection() as conn:
+            return await http.queue_policies(conn, names)
 
     async def attempt_history(self, task_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
-        with translated():
-            return await http.attempt_history(self._pool, task_ids)
+        async with self._connection() as conn:
+            return await http.attempt_history(conn, task_ids)
 
     async def record_http_attempts(self, attempts: Sequence[HttpAttempt],
                                    rates: Mapping[str, float | None] | None = None
                                    ) -> datetime | None:
-        with translated():
-            return await http.record_http_attempts(self._pool, attempts, rates)
+        async with self._connection() as conn:
+            return await http.record_http_attempts(conn, attempts, rates)

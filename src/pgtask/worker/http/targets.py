@@ -5,7 +5,7 @@
     await targets.open(store)                  # after the store opens
     ...                                        # targets.service runs with the other services
     if targets.serves(claimed):                # in the executor, before handler lookup
-        outcome = await targets.run(claimed, stop_reason)
+        outcome = await targets.run(claimed)
     await targets.close()                      # after the last outcome is flushed
 
 It keeps every queue's dispatch policy, refreshed every `refresh_interval` seconds (and at
@@ -23,7 +23,6 @@ import time
 
 from pgtask.models import ClaimedTask, Outcome, QueuePolicy
 from pgtask.store.base import Capability, Store
-from pgtask.worker.executor import StopReason
 from pgtask.worker.http.config import HttpConfig
 from pgtask.worker.http.dispatch import HttpDispatcher
 from pgtask.worker.service import wait_or_stop
@@ -70,25 +69,15 @@ class HttpTargets:
         policy = self.policies.get(claimed.queue)
         return bool(claimed.target_url or (policy is not None and policy.target_url))
 
-    async def run(self, claimed: ClaimedTask,
-                  stop_reason: dict[int, StopReason]) -> Outcome | None:
-        """Dispatch the task; like Executor.run, None when the worker took it away and a
-        released outcome when it was interrupted by shutdown."""
+    async def run(self, claimed: ClaimedTask) -> Outcome:
+        """Dispatch the task; like Executor.run, a CancelledError when the worker takes it
+        away (the runner knows why)."""
         await self._opened.wait()
         policy = self.policies.get(claimed.queue)
         if policy is None and time.monotonic() - self._refreshed_at > 1.0:
             await self.refresh()  # a queue created since the last refresh
             policy = self.policies.get(claimed.queue)
-        try:
-            dispatch = await self.dispatcher.dispatch(claimed,
-                                                      policy or QueuePolicy(claimed.queue))
-        except asyncio.CancelledError:
-            reason = stop_reason.pop(claimed.id, None)
-            if reason is None:
-                raise
-            if reason == "shutdown":
-                return Outcome(claimed.id, claimed.lease_token, "released")
-            return None
+        dispatch = await self.dispatcher.dispatch(claimed, policy or QueuePolicy(claimed.queue))
         return dispatch.outcome(claimed)
 
 
