@@ -66,7 +66,7 @@ def lease_of(conn, task_id):
 
 def test_a_forged_cancel_notification_does_not_stop_a_run(dsn, conn, registry):
     task_id = pgtask.enqueue(conn, "h.wait")
-    with running_worker(dsn, registry, heartbeat_interval=3600, shutdown_timeout=1):
+    with running_worker(dsn, registry, heartbeat_interval=20, shutdown_timeout=1):
         wait_until(lambda: (task_id, "started") in registry.seen, message="the run started")
         wait_until(lambda: listening(conn), message="the worker listening")
         before = lease_of(conn, task_id)
@@ -81,7 +81,7 @@ def test_a_forged_cancel_notification_does_not_stop_a_run(dsn, conn, registry):
 
 def test_a_real_cancel_still_stops_the_run_it_names(dsn, conn, registry):
     task_id = pgtask.enqueue(conn, "h.wait")
-    with running_worker(dsn, registry, heartbeat_interval=3600, shutdown_timeout=1):
+    with running_worker(dsn, registry, heartbeat_interval=20, shutdown_timeout=1):
         wait_until(lambda: (task_id, "started") in registry.seen, message="the run started")
         wait_until(lambda: listening(conn), message="the worker listening")
         assert conn.execute("select pgtask.cancel_task(%s) as ok", (task_id,)).fetchone()["ok"]

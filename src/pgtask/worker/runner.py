@@ -27,6 +27,7 @@ from pgtask.store.base import Capability, Store
 from pgtask.store.preflight import preflight
 from pgtask.worker.context import TaskContext
 from pgtask.worker.executor import Executor
+from pgtask.worker.hints import Hints
 from pgtask.worker.listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
 from pgtask.worker.outcomes import OutcomeBuffer
 from pgtask.worker.runs import Run, Runs, StopReason
@@ -141,8 +142,9 @@ class Worker:
             Maintenance(self.store, self.config.retention, self.config.maintenance_interval,
                         ready=self._heartbeat.healthy)]
         if self._notify:
-            services.append(Listener(self.store, [TASKS_CHANNEL, CANCEL_CHANNEL],
-                                     self._on_notify, self._wakeup.set))
+            hints = Hints(self.config.queues, self._runs, self._wakeup.set, self._beat_now)
+            services.append(Listener(self.store, [TASKS_CHANNEL, CANCEL_CHANNEL], hints,
+                                     self._wakeup.set))
         services += self.config.services
         if self.targets is not None:
             services.append(self.targets.service)
@@ -183,24 +185,6 @@ class Worker:
             if len(claimed) < free:
                 self._vacuum.idle()
             await self._wakeup.after_claim(len(claimed), free)
-
-    def _on_notify(self, channel: str, payload: str) -> None:
-        """A hint, never a command: any role may NOTIFY any channel. A cancel makes the
-        heartbeat ask the database now; the database's answer stops the run, or not."""
-        if channel != CANCEL_CHANNEL:
-            if self.config.queues is None or payload in self.config.queues:
-                self._wakeup.set()
-            return
-        task_id = int(payload) if payload.isascii() and payload.isdigit() else None
-        if task_id is None:
-            log.warning("ignored a %s notification whose payload is not a task id: %.80r",
-                        CANCEL_CHANNEL, payload)
-            return
-        runs = self._runs.of_task(task_id)
-        for run in runs:
-            run.cancel_asked = True
-        if runs:
-            self._beat_now.set()
 
     def _lease_gone(self, task_id: int) -> None:
         """The heartbeat found this task's lease no longer held: cancelled or lost."""

@@ -7,6 +7,9 @@ from datetime import timedelta
 
 from pgtask.worker.service import Service
 
+# pgtask.rescue_tasks prunes a worker row after a minute without a heartbeat (at least).
+MAX_HEARTBEAT_INTERVAL = 20.0
+
 
 @dataclass
 class WorkerConfig:
@@ -34,3 +37,9 @@ class WorkerConfig:
             raise ValueError("poll and heartbeat intervals must be positive")
         if self.shutdown_timeout < 0:
             raise ValueError("shutdown timeout must not be negative")
+        if self.heartbeat_interval > MAX_HEARTBEAT_INTERVAL:
+            raise ValueError(f"heartbeat interval must be at most {MAX_HEARTBEAT_INTERVAL:g}s "
+                             f"(got {self.heartbeat_interval:g}s): a worker silent for a "
+                             "minute is presumed dead and its row pruned")
+        if self.db_timeout <= 0 or self.maintenance_interval <= 0:
+            raise ValueError("the database timeout and rescue interval must be positive")

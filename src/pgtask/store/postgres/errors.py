@@ -28,7 +28,11 @@ def refusal_message(exc: psycopg.Error) -> str:
 def unavailable_message(exc: BaseException) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    message = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    if isinstance(exc, psycopg.errors.QueryCanceled) and "statement timeout" in first:
+        message += (" (the server's statement_timeout for this role is shorter than this "
+                    "call needs: raise it, e.g. ALTER ROLE ... SET statement_timeout = '30s')")
+    return message
 
 
 @contextmanager
