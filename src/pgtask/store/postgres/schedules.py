@@ -23,6 +23,7 @@ from pgtask.models import DueSchedule
 from pgtask.store.base import Row
 from pgtask.store.locks import SCHEDULER_LOCK_KEY
 from pgtask.store.postgres.connect import Session, dedicated
+from pgtask.store.postgres.deadline import deadline
 from pgtask.store.postgres.errors import UNAVAILABLE, refusal_message, unavailable_message
 from pgtask.store.sessions import ScheduleSpec
 
@@ -68,6 +69,18 @@ def translated() -> Iterator[None]:
         raise Refused(refusal_message(exc) + hint) from None
 
 
+# A schedules session that stops answering (a silent path) is given up on, and the
+# scheduler reconnects; every statement here is short.
+SESSION_DEADLINE = 10.0
+
+
+@asynccontextmanager
+async def _answered() -> AsyncIterator[None]:
+    with translated():
+        async with deadline(SESSION_DEADLINE):
+            yield
+
+
 class PostgresSchedules:
     """store.base.Schedules on one dedicated connection (see open_schedules)."""
 
@@ -78,13 +91,13 @@ class PostgresSchedules:
         return bool(await self._scalar(TRY_LEAD, (SCHEDULER_LOCK_KEY,)))
 
     async def due(self, now: datetime | None = None) -> list[DueSchedule]:
-        with translated():
+        async with _answered():
             cur = await self._conn.execute(DUE, {"now": now})
             return [DueSchedule(*row) for row in await cur.fetchall()]
 
     async def fire(self, name: str, fire_times: Sequence[datetime], next_fire_at: datetime,
                    if_updated_at: datetime) -> list[tuple[datetime, int | None]]:
-        with translated():
+        async with _answered():
             cur = await self._conn.execute(FIRE, (name, list(fire_times), next_fire_at,
                                                   if_updated_at))
             return [(row[0], row[1]) for row in await cur.fetchall()]
@@ -111,14 +124,13 @@ class PostgresSchedules:
         return await self._rows(LIST)
 
     async def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[Row]:
-        with translated():
-            async with self._conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query, params)
-                return await cur.fetchall()
+        async with _answered(), self._conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, params)
+            return await cur.fetchall()
 
     async def _scalar(self, query: str, params: tuple[Any, ...]) -> Any:
         """The one value of a function call (each returns exactly one row)."""
-        with translated():
+        async with _answered():
             cur = await self._conn.execute(query, params)
             row = await cur.fetchone()
         if row is None:
