@@ -24,6 +24,7 @@ from pgtask.store.postgres import browse, metrics
 from pgtask.store.postgres.browse import Connection
 from pgtask.store.postgres.errors import translated
 from pgtask.store.postgres.operator import QUERIES
+from pgtask.store.postgres.pool import network
 
 
 class PostgresBrowser(ConnectionOperator):
@@ -91,7 +92,7 @@ class PostgresBrowserPool:
                 self._pool = ConnectionPool(
                     self.dsn, min_size=1, max_size=self._max_size, open=False,
                     name="pgtask-web", timeout=self._timeout,
-                    kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5})
+                    kwargs={"autocommit": True, "row_factory": dict_row, **network()})
                 self._pool.open(wait=False)
             return self._pool
 
