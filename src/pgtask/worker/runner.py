@@ -32,7 +32,7 @@ from pgtask.worker.listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
 from pgtask.worker.outcomes import OutcomeBuffer
 from pgtask.worker.runs import Run, Runs, StopReason
 from pgtask.worker.scheduler import SchedulerService
-from pgtask.worker.service import Service, cancel_all, wait_for_either, wait_or_stop
+from pgtask.worker.service import Background, Service, wait_for_either, wait_or_stop
 from pgtask.worker.settings import WorkerConfig as WorkerConfig  # where the API finds it
 from pgtask.worker.upkeep import Heartbeat, Maintenance
 from pgtask.worker.vacuum import HotTableVacuum
@@ -72,7 +72,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._beat_now = asyncio.Event()
-        self._background: list[asyncio.Task[None]] = []
+        self._background = Background(failed=self.stop)
         self._wakeup = Wakeup(self.store, self.id, self._notify, self.config.poll_interval)
         self._buffer = OutcomeBuffer(self.store, self._wakeup.set, self.config.poll_interval,
                                      self.config.flush_delay)
@@ -97,12 +97,14 @@ class Worker:
             log.info("worker %s started: %d slots, queues %s, task types %s", self.id,
                      self.config.concurrency, self.config.queues or "all",
                      ", ".join(self.registry.names()))
-            self._background = [asyncio.create_task(s.run(self._stopping))
-                                for s in self._services()]
+            self._background.start(self._services(), self._stopping)
             await self._claim_loop()
             await self._drain()
         finally:
             await self._shut_down()
+        if self._background.broken is not None:
+            name, error = self._background.broken
+            raise RuntimeError(f"worker service {name} failed: {error}") from error
 
     async def _register(self) -> None:
         await self.store.register_worker(self._info())
@@ -111,7 +113,7 @@ class Worker:
         # The last outcomes first, while the heartbeat still holds their leases; a flush in
         # flight is waited for, not cut off (worker/outcomes.py says why).
         await self._buffer.final_flush(budget=2 * self.config.db_timeout + 2)
-        await cancel_all(self._background)
+        await self._background.stop()
         await self._vacuum.close()
         if self.targets is not None:
             await self.targets.close()

@@ -10,7 +10,11 @@ that only helps claiming (the listener, the scheduler) returns when `stopping` i
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable, Sequence
 from typing import Protocol
+
+log = logging.getLogger("pgtask.worker")
 
 
 class Service(Protocol):
@@ -50,3 +54,34 @@ async def cancel_all(tasks: list[asyncio.Task[None]], grace: float = 1.0) -> Non
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=grace)
+
+
+class Background:
+    """The worker's services as asyncio tasks, started and stopped together. One that dies
+    of an error it does not handle would leave the worker up but wedged (no heartbeat, so
+    no claims): `failed` is called instead, once, and `broken` says which and why."""
+
+    def __init__(self, failed: Callable[[], None]) -> None:
+        self._failed = failed
+        self._tasks: list[asyncio.Task[None]] = []
+        self.broken: tuple[str, BaseException] | None = None
+
+    def start(self, services: Sequence[Service], stopping: asyncio.Event) -> None:
+        for service in services:
+            task = asyncio.create_task(service.run(stopping), name=type(service).__name__)
+            task.add_done_callback(self._ended)
+            self._tasks.append(task)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self.broken is not None:
+            return
+        error = task.exception()
+        if error is None:
+            return
+        log.error("worker service %s failed: %s: %s; stopping the worker", task.get_name(),
+                  type(error).__name__, error, exc_info=error)
+        self.broken = (task.get_name(), error)
+        self._failed()
+
+    async def stop(self) -> None:
+        await cancel_all(self._tasks)
