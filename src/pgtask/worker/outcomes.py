@@ -22,6 +22,7 @@ from pgtask.errors import DatabaseUnavailable
 from pgtask.models import LogLine, Outcome
 from pgtask.retry import reconnect_delay
 from pgtask.store.base import Store
+from pgtask.worker.service import within
 
 log = logging.getLogger("pgtask.worker")
 
@@ -98,20 +99,19 @@ class OutcomeBuffer:
                             "the late result is discarded", outcome.id, outcome.kind)
             self._unsure.discard(outcome.id)
 
-    async def final_flush(self, budget: float) -> None:
-        """At shutdown: try for up to `budget` seconds, then say what could not be recorded."""
+    async def final_flush(self, until: float) -> None:
+        """At shutdown: try until loop time `until`, then say what could not be recorded."""
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + budget
         attempt = 0
         while True:
-            try:  # each try is bounded by the store's own deadline
-                await self.flush()
+            try:
+                await within(until - loop.time(), self.flush())
                 return
-            except DatabaseUnavailable as exc:
+            except (DatabaseUnavailable, TimeoutError) as exc:
                 log.warning("final flush failed (%s)", exc)
             delay = reconnect_delay(attempt, cap=2.0)
             attempt += 1
-            if loop.time() + delay >= give_up:
+            if loop.time() + delay >= until:
                 break
             await asyncio.sleep(delay)
         if self._outcomes:

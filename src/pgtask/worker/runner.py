@@ -32,7 +32,7 @@ from pgtask.worker.listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
 from pgtask.worker.outcomes import OutcomeBuffer
 from pgtask.worker.runs import Run, Runs, StopReason
 from pgtask.worker.scheduler import SchedulerService
-from pgtask.worker.service import Background, Service, wait_for_either, wait_or_stop
+from pgtask.worker.service import Background, Service, wait_for_either, wait_or_stop, within
 from pgtask.worker.settings import WorkerConfig as WorkerConfig  # where the API finds it
 from pgtask.worker.upkeep import Heartbeat, Maintenance
 from pgtask.worker.vacuum import HotTableVacuum
@@ -110,17 +110,21 @@ class Worker:
         await self.store.register_worker(self._info())
 
     async def _shut_down(self) -> None:
-        # The last outcomes first, while the heartbeat still holds their leases; a flush in
-        # flight is waited for, not cut off (worker/outcomes.py says why).
-        await self._buffer.final_flush(budget=2 * self.config.db_timeout + 2)
+        # Recording the last outcomes and leaving get db_timeout + 2 s in all, so that the
+        # worker stops whatever the network does. Outcomes first, while the heartbeat still
+        # holds their leases; a flush in flight is waited for (worker/outcomes.py says why).
+        until = asyncio.get_running_loop().time() + self.config.db_timeout + 2
+        await self._buffer.final_flush(until)
         await self._background.stop()
         await self._vacuum.close()
         if self.targets is not None:
             await self.targets.close()
         try:
-            await self.store.deregister_worker(self.id)
-        except DatabaseUnavailable as exc:
-            log.warning("could not deregister worker %s: %s", self.id, exc)
+            left = max(0.5, until - asyncio.get_running_loop().time())
+            await within(left, self.store.deregister_worker(self.id))
+        except (DatabaseUnavailable, TimeoutError) as exc:
+            log.warning("could not deregister worker %s (%s): its row is pruned as stale",
+                        self.id, exc)
         await self.store.close()
         self._executor.close()
         log.info("worker %s stopped", self.id)

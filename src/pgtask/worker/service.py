@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger("pgtask.worker")
+T = TypeVar("T")
 
 
 class Service(Protocol):
@@ -41,7 +42,7 @@ async def wait_for_either(first: asyncio.Event, second: asyncio.Event) -> None:
             waiter.cancel()
 
 
-async def cancel_all(tasks: list[asyncio.Task[None]], grace: float = 1.0) -> None:
+async def cancel_all(tasks: Sequence[asyncio.Future[Any]], grace: float = 1.0) -> None:
     """Cancel `tasks` and wait for them; cancel again those still running after `grace`
     seconds (a database driver that answers a cancel by waiting on a silent server gives up
     at the second one), so that stopping is bounded whatever the network does."""
@@ -54,6 +55,20 @@ async def cancel_all(tasks: list[asyncio.Task[None]], grace: float = 1.0) -> Non
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=grace)
+
+
+async def within(seconds: float, work: Awaitable[T]) -> T:
+    """`work`'s result, or TimeoutError after `seconds` (it is then cancelled: cancel_all)."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait([task], timeout=max(0.0, seconds))
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        await cancel_all([task])
+        raise TimeoutError(f"gave up after {seconds:.1f}s")
+    return task.result()
 
 
 class Background:
