@@ -531,7 +531,7 @@ $$;
 
 -- Move the tasks whose lease ran out back to the queue (or to "dead" when that was their
 -- last attempt: a task that kills its worker every time must still run out of attempts).
--- Also forget workers that stopped heartbeating long ago. Returns how many tasks moved.
+-- Also forget workers presumed dead (see the delete below). Returns how many tasks moved.
 create function pgtask.rescue_tasks(now timestamptz default null) returns integer
 language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
@@ -569,7 +569,13 @@ begin
   )
   select (select count(*) from archived) + (select count(*) from requeued) into _moved;
 
-  delete from pgtask.workers w where w.heartbeat_at < _now - interval '10 minutes';
+  -- A worker that has not heartbeated for three of the longest leases (a minute at least)
+  -- is presumed dead and forgotten. A live one heartbeats at least every 20 s and renews
+  -- every third of its shortest lease, so only one that cannot reach the database at all
+  -- stays silent that long; by then every lease it held has run out too.
+  delete from pgtask.workers w
+   where w.heartbeat_at < _now - greatest(interval '1 minute',
+                                          3 * (select max(q.lease) from pgtask.queues q));
   return _moved;
 end
 $$;
@@ -1129,6 +1135,16 @@ begin
   if _q.min_backoff <= '0' or _q.lease <= '0' or _q.dispatch_deadline <= '0' then
     raise exception 'pgtask: min_backoff, lease and dispatch_deadline must be positive (got %, %, %)',
       _q.min_backoff, _q.lease, _q.dispatch_deadline using errcode = 'check_violation';
+  end if;
+  -- Only a lease being set (given, and not null: refused above) is held to the floor: an
+  -- owner may shorten one by direct UPDATE on purpose (tests do), and changing another
+  -- setting of that queue must still work. The floor is pgtask.queue_settings.MIN_LEASE;
+  -- the MySQL store checks the same.
+  if settings->'lease' is not null and _q.lease < interval '5 seconds' then
+    raise exception using errcode = 'check_violation',
+      message = 'pgtask: lease must be at least 5 seconds (got ' || _q.lease || '): the worker '
+                'renews a lease every third of it, and one renewal may take up to its 3 s '
+                'database deadline';
   end if;
   if _q.max_backoff < _q.min_backoff then
     raise exception 'pgtask: max_backoff (%) must not be shorter than min_backoff (%)',

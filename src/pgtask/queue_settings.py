@@ -25,6 +25,20 @@ class QueueSetting:
     maximum: float | None = None
 
 
+# The shortest lease `queue set` accepts, in seconds. The worker renews a lease every third
+# of the shortest it holds and abandons a database call after its 3 s deadline: under a
+# shorter lease one slow renewal can let a live run's lease run out, and the run is lost
+# to a new claim. pgtask.configure_queue refuses the same, in the same words
+# (tests/sql/test_lease_floor.py keeps them equal); the MySQL store checks it here.
+MIN_LEASE = 5
+
+
+def lease_too_short(got: str) -> str:
+    """Why a lease below MIN_LEASE is refused; `got` is the lease as Postgres prints it."""
+    return (f"lease must be at least {MIN_LEASE} seconds (got {got}): the worker renews a "
+            "lease every third of it, and one renewal may take up to its 3 s database deadline")
+
+
 QUEUE_SETTINGS: tuple[QueueSetting, ...] = (
     QueueSetting("concurrency_limit", "concurrency-limit", "int",
                  "Max running at once ('none': no limit).", clearable=True, minimum=1),
@@ -39,7 +53,8 @@ QUEUE_SETTINGS: tuple[QueueSetting, ...] = (
                  "How many times the delay may double (0-60).", minimum=0, maximum=60),
     QueueSetting("backoff_jitter", "jitter", "fraction", "Spread of retry delays, 0 to 1.",
                  minimum=0, maximum=1),
-    QueueSetting("lease", "lease", "duration", "How long a claim lasts without a heartbeat."),
+    QueueSetting("lease", "lease", "duration",
+                 f"How long a claim lasts without a heartbeat ({MIN_LEASE}s at least)."),
     QueueSetting("target_url", "target-url", "url",
                  "POST tasks to this URL ('none': run in-process).", clearable=True),
     QueueSetting("dispatch_deadline", "dispatch-deadline", "duration",

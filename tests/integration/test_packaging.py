@@ -28,7 +28,9 @@ def test_wheel_contains_the_sql_and_the_migrations(wheel):
                    "pgtask/sql/postgres/migrations/0001_initial.sql",
                    "pgtask/sql/postgres/migrations/0002_hot_path.sql", "pgtask/alembic/env.py",
                    "pgtask/alembic/versions/0001_initial.py",
-                   "pgtask/alembic/versions/0002_hot_path.py"):
+                   "pgtask/alembic/versions/0002_hot_path.py",
+                   "pgtask/sql/postgres/migrations/0003_worker_faults.sql",
+                   "pgtask/alembic/versions/0003_worker_faults.py"):
         assert needed in names
 
 

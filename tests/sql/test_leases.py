@@ -131,14 +131,3 @@ def test_register_refresh_and_deregister_worker(db):
     assert (row["host"], row["pid"], row["concurrency"]) == ("host1", 4242, 8)
     db.execute("select pgtask.deregister_worker('w1')")
     assert count(db, "workers") == 0
-
-
-def test_rescue_forgets_workers_silent_for_more_than_ten_minutes(db):
-    now = db_now(db)
-    register(db, "silent", now=now - 11 * MINUTE)
-    register(db, "quiet", now=now - 9 * MINUTE)
-    register(db, "revived", now=now - 20 * MINUTE)
-    heartbeat(db, "revived", now=now - MINUTE)
-    rescue(db, now)
-    left = [r["id"] for r in db.execute("select id from pgtask.workers order by id").fetchall()]
-    assert left == ["quiet", "revived"]

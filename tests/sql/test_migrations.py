@@ -15,10 +15,11 @@ from pgtask.resources import read_sql
 from pgtask.store.migrate import current_revision, head_revision, migrate
 
 PGTASK = Path(sys.executable).with_name("pgtask")
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 # sha256 of each released migration file.
 FROZEN = {
     "0001_initial.sql": "df7b48c0c2c11a890eba9a2016219560c2bee6f351bcf41c83c9d986316be45d",
+    "0002_hot_path.sql": "5e06097c660fb3981876f957e037acb465c11a50647d119ee8d99337d775176d",
 }
 
 # Everything that defines the schema, read from the catalog; alembic's table aside.

@@ -12,7 +12,7 @@ from typing import Any
 
 from pgtask.errors import ConfigError
 from pgtask.models import NAME_PATTERN
-from pgtask.queue_settings import CLEARABLE, NAMES
+from pgtask.queue_settings import CLEARABLE, MIN_LEASE, NAMES, lease_too_short
 
 
 def pg_number(value: float) -> str:
@@ -41,7 +41,7 @@ def check_request(name: str, settings: dict[str, Any]) -> None:
                           f"(only {', '.join(CLEARABLE[:-1])} and {CLEARABLE[-1]} can)")
 
 
-def _check(q: dict[str, Any]) -> None:
+def _check(q: dict[str, Any], lease_given: bool) -> None:
     if q["concurrency_limit"] is not None and q["concurrency_limit"] <= 0:
         raise ConfigError(f"concurrency_limit must be at least 1, got {q['concurrency_limit']}")
     rate = q["rate_limit"]
@@ -55,6 +55,9 @@ def _check(q: dict[str, Any]) -> None:
     if min(q["min_backoff"], q["lease"], q["dispatch_deadline"]) <= 0:
         got = ", ".join(pg_interval(q[k]) for k in ("min_backoff", "lease", "dispatch_deadline"))
         raise ConfigError(f"min_backoff, lease and dispatch_deadline must be positive (got {got})")
+    # Only a lease being set: one shortened by direct UPDATE must not block other settings.
+    if lease_given and q["lease"] < MIN_LEASE:
+        raise ConfigError(lease_too_short(pg_interval(q["lease"])))
     if q["max_backoff"] < q["min_backoff"]:
         raise ConfigError(f"max_backoff ({pg_interval(q['max_backoff'])}) must not be shorter "
                           f"than min_backoff ({pg_interval(q['min_backoff'])})")
@@ -75,5 +78,5 @@ def apply_settings(current: dict[str, Any], settings: dict[str, Any]) -> dict[st
     """
     policy = {k: current[k] for k in NAMES}
     policy.update(settings)
-    _check(policy)
+    _check(policy, lease_given="lease" in settings)
     return policy

@@ -169,7 +169,12 @@ INSERT INTO pgtask_task_logs (task_id, attempt, at, level, message)
 SELECT i.task_id, i.attempt, i.at, i.level, i.message FROM {LOG_LINES}
 """
 
-FORGET_SILENT_WORKERS = "DELETE FROM pgtask_workers WHERE heartbeat_at < %s - INTERVAL 10 MINUTE"
+# Presumed dead after three of the longest leases, a minute at least (pgtask.rescue_tasks's
+# rule). Leases are DOUBLE seconds, hence microseconds as in EXTEND_LEASES. %s: the db's now.
+FORGET_SILENT_WORKERS = """
+DELETE FROM pgtask_workers WHERE heartbeat_at < %s - INTERVAL ROUND(1000000 * GREATEST(60,
+  3 * (SELECT COALESCE(MAX(lease), 0) FROM pgtask_queues))) MICROSECOND
+"""
 
 # -- heartbeat and workers ---------------------------------------------------------------
 
