@@ -36,7 +36,9 @@ class WorkerProcess:
         # Kept open for the process's life and closed by stop(): no `with` fits.
         self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="pgtask-worker-", suffix=".log", delete=False)
-        full_env = {**os.environ, "CHAOS_DSN": dsn, "PYTHONPATH": str(ROOT), **(env or {})}
+        # src first: a checkout of another commit runs its own pgtask, not the editable one
+        full_env = {**os.environ, "CHAOS_DSN": dsn,
+                    "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pgtask", "worker", "--dsn", dsn,
              "--handlers", "tests.support.chaos", *args],
