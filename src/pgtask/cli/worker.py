@@ -31,6 +31,8 @@ log = logging.getLogger("pgtask.worker")
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s [%(process)d] %(message)s")
+    # alembic announces its plugins at INFO whenever the schema check reads its revisions
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _load(modules: tuple[str, ...]) -> Registry:
@@ -70,6 +72,16 @@ def _json_object(text: str) -> dict[str, Any]:
               help="On SIGTERM/SIGINT, wait this long for running tasks, then release them.")
 @click.option("--poll-interval", default="1s", show_default=True,
               help="Claim at least this often when idle (NOTIFY wakes workers sooner).")
+@click.option("--heartbeat-interval", default="5s", show_default=True,
+              help="Renew leases at least this often (more often for a short lease: a third "
+                   "of it); at most 20s.")
+@click.option("--rescue-interval", default="10s", show_default=True,
+              help="Rescue tasks whose lease ran out (and prune old ones) this often.")
+@click.option("--db-timeout", default="3s", show_default=True,
+              help="Give up on a claim, heartbeat or finish the database has not answered "
+                   "within this, and retry it on a fresh connection.")
+@click.option("--restart-reset-after", default="60s", hidden=True,
+              help="With --processes: a child that ran this long restarts without back-off.")
 @click.option("--retention", default="7d", show_default=True,
               help="Prune finished tasks older than this ('none' keeps them).")
 @click.option("--no-listen", is_flag=True, help="Do not LISTEN; rely on polling only.")
@@ -85,8 +97,9 @@ def _json_object(text: str) -> dict[str, Any]:
 def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
            http_targets: bool | None, http_allow: tuple[str, ...], http_allow_link_local: bool,
            http_secrets_file: str | None, concurrency: int, processes: int,
-           shutdown_timeout: str, poll_interval: str, retention: str, no_listen: bool,
-           no_scheduler: bool, metrics_port: int | None, metrics_addr: str,
+           shutdown_timeout: str, poll_interval: str, heartbeat_interval: str,
+           rescue_interval: str, db_timeout: str, restart_reset_after: str, retention: str,
+           no_listen: bool, no_scheduler: bool, metrics_port: int | None, metrics_addr: str,
            log_level: str) -> None:
     """Run tasks: claim, execute the registered handlers (or POST HTTP targets), record outcomes."""
     from pgtask.worker.runner import Worker, WorkerConfig
@@ -102,17 +115,21 @@ def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
     try:
         config = WorkerConfig(
             queues=list(queues) or None, concurrency=concurrency,
-            poll_interval=parse_duration(poll_interval).total_seconds(),
-            shutdown_timeout=parse_duration(shutdown_timeout).total_seconds(),
+            poll_interval=_seconds(poll_interval),
+            heartbeat_interval=_seconds(heartbeat_interval),
+            maintenance_interval=_seconds(rescue_interval), db_timeout=_seconds(db_timeout),
+            shutdown_timeout=_seconds(shutdown_timeout),
             retention=None if retention == "none" else parse_duration(retention),
             listen=not no_listen, scheduler=not no_scheduler)
+        reset_after = _seconds(restart_reset_after)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if processes > 1:
-        from pgtask.worker.supervisor import Supervisor
+        from pgtask.store.preflight import preflight
+        from pgtask.worker.supervisor import Supervisor, child_args
 
-        args = _child_args(sys.argv[1:])
-        sys.exit(Supervisor(args, processes).run())
+        asyncio.run(preflight(url))  # one refusal line, not one from each child
+        sys.exit(Supervisor(child_args(sys.argv[1:]), processes, reset_after).run())
     log.info("connecting to %s", redact_dsn(url))
     metrics = None if metrics_port is None else _metrics(metrics_port, metrics_addr)
     sys.exit(_run_worker(Worker(url, registry, config, targets=targets, metrics=metrics)))
@@ -129,18 +146,8 @@ def _metrics(port: int, addr: str) -> WorkerMetrics:
     return metrics
 
 
-def _child_args(argv: list[str]) -> list[str]:
-    """The worker's own arguments without --processes (the supervisor sets it to 1)."""
-    out: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("--processes", "-p"):
-            skip = True
-        elif not arg.startswith("--processes="):
-            out.append(arg)
-    return out
+def _seconds(text: str) -> float:
+    return parse_duration(text).total_seconds()
 
 
 def _run_worker(worker: Worker) -> int:
@@ -237,23 +244,6 @@ def list_tasks(handlers: tuple[str, ...]) -> None:
     Console().print(table)
 
 
-
-
-@click.command()
-@dsn_option
-@click.option("--tasks", "total", default=3000, show_default=True,
-              type=click.IntRange(1, 1_000_000))
-def demo(dsn: str | None, total: int) -> None:
-    """Migrate, enqueue demo tasks, run a worker until they drain, print a summary."""
-    from pgtask.demo import run_demo
-    from pgtask.store.migrate import migrate as run_migrations
-
-    setup_logging("error")
-    url = resolve_dsn(dsn)
-    click.echo(run_migrations(url).describe() + f" on {redact_dsn(url)}")
-    run_demo(url, total)
-
-
 def register(group: click.Group) -> None:
-    for command in (worker, enqueue, run_once, list_tasks, demo):
+    for command in (worker, enqueue, run_once, list_tasks):
         group.add_command(command)

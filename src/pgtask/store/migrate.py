@@ -88,6 +88,18 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Every revision this package ships (one outside it was written by a newer pgtask)."""
+    return {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _refuse_newer(found: str | None, dsn: str) -> None:
+    from pgtask.store.postgres.schema import check_revision, schema_status
+
+    if schema_status(found, head_revision(), known_revisions()) == "newer":
+        check_revision(found, dsn)  # raises SchemaError: upgrade the pgtask package
+
+
 def _engine(dsn: str) -> Engine:
     if backend_of(dsn) == Backend.MYSQL:
         from pgtask.store.mysql.store import connect
@@ -118,7 +130,9 @@ def check_connection(dsn: str) -> None:
     try:
         psycopg.connect(dsn, connect_timeout=10).close()
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        from pgtask.store.postgres.schema import connect_reason
+
+        reason = connect_reason(exc, dsn)
         raise ConfigError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
 
 
@@ -156,6 +170,7 @@ def migrate(dsn: str, target: str = "head") -> MigrationReport:
             _lock(conn)
             try:
                 before = _revision(conn)
+                _refuse_newer(before, dsn)  # alembic would fail on it with a traceback
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, target)

@@ -1,9 +1,26 @@
-"""Before a worker starts: can this database be served by this pgtask? (stub: helper fills in)"""
+"""Before a worker starts: can this database be served by this pgtask?
+
+Each backend checks, on a connection of its own, that the server answers (else the
+server's own reason), that the schema is this package's revision, and that no setting
+makes progress impossible (store/postgres/preflight.py, store/mysql/preflight.py).
+"""
 
 from __future__ import annotations
+
+from pgtask.config import backend_of
+from pgtask.models import Backend
 
 
 async def preflight(dsn: str, timeout: float = 15.0) -> None:
     """Raise ConfigError or SchemaError (one line, says how to fix it) unless the worker can
-    serve `dsn`: it answers, its schema is this package's revision, its settings allow progress."""
-    return None
+    serve `dsn`: it answers, its schema is this package's revision, its settings allow progress.
+
+    `timeout` bounds the retries of a connection the server refuses for now (starting up,
+    full, not listening yet); a final refusal (a wrong password, no such database) is raised
+    at once.
+    """
+    if backend_of(dsn) == Backend.MYSQL:
+        from pgtask.store.mysql.preflight import check
+    else:
+        from pgtask.store.postgres.preflight import check
+    await check(dsn, timeout)

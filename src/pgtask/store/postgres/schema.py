@@ -7,6 +7,7 @@ schema written by a newer pgtask each fail with a message that says what to do.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -20,6 +21,41 @@ HAS_VERSION_TABLE = "select to_regclass('pgtask.alembic_version') is not null as
 VERSION = "select version_num from pgtask.alembic_version limit 1"
 
 Connection = psycopg.Connection[DictRow]  # an operator's: rows as dicts
+
+_PASSWORD = re.compile(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def connect_reason(exc: BaseException, dsn: str) -> str:
+    """Why a connection failed, in the server's (or libpq's) own words, on one line.
+
+    libpq's text is "connection to server at ... failed: FATAL:  <reason>", sometimes with a
+    hint on a second line ("Is the server running ...?"): keep it all, joined, so that the
+    reason itself ("Connection refused", "remaining connection slots are reserved ...",
+    "password authentication failed ...") always survives. A malformed DSN is quoted back by
+    libpq ('missing "=" after "..."'), so any password in it is masked.
+    """
+    text = str(exc).strip() or type(exc).__name__
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    reason = "; ".join(lines).removeprefix("connection failed: ")
+    for secret in _passwords(dsn):
+        if len(secret) < 3 and secret in reason:  # masking it would mangle ordinary words
+            return "the connection string is malformed (libpq's message quotes its password)"
+        reason = reason.replace(secret, "***")
+    return reason
+
+
+def _passwords(dsn: str) -> list[str]:
+    from urllib.parse import unquote, urlsplit
+
+    found = [m.group(1).strip("'") for m in _PASSWORD.finditer(dsn)]
+    if "://" in dsn:
+        try:
+            password = urlsplit(dsn).password
+        except ValueError:
+            password = None
+        if password:
+            found += [password, unquote(password)]
+    return sorted({p for p in found if p}, key=len, reverse=True)  # longest first
 
 
 def schema_status(found: str | None, head: str, known: set[str]) -> str:
@@ -37,13 +73,10 @@ def schema_status(found: str | None, head: str, known: set[str]) -> str:
 
 def check_revision(found: str | None, dsn: str) -> None:
     """Raise SchemaError unless revision `found` is the one this package expects."""
-    from alembic.script import ScriptDirectory
-
-    from pgtask.store.migrate import alembic_config, head_revision
+    from pgtask.store.migrate import head_revision, known_revisions
 
     head = head_revision()
-    known = {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-    status = schema_status(found, head, known)
+    status = schema_status(found, head, known_revisions())
     where = redact_dsn(dsn)
     if status == "unmigrated":
         raise SchemaError(f"{where} has no pgtask schema: run `pgtask migrate` first")
@@ -64,8 +97,7 @@ def connect(dsn: str, *, autocommit: bool = True, timeout: float = 10) -> Connec
         return psycopg.Connection.connect(dsn, autocommit=autocommit,
                                           connect_timeout=int(timeout), row_factory=dict_row)
     except psycopg.Error as exc:
-        text = str(exc).strip()
-        reason = text.splitlines()[-1] if text else type(exc).__name__
+        reason = connect_reason(exc, dsn)
         raise ConfigError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
 
 
