@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ class Worker:
     """
 
     _loop: asyncio.AbstractEventLoop  # the loop run() runs on
+    _stop_at: float  # time.monotonic() of the first stop()
 
     def __init__(self, dsn: str, registry: Registry, config: WorkerConfig | None = None, *,
                  targets: HttpTargets | None = None,
@@ -134,6 +136,7 @@ class Worker:
         if not self._stopping.is_set():
             log.info("worker %s stopping: waiting up to %gs for %d task(s)", self.id,
                      self.config.shutdown_timeout, len(self._runs))
+            self._stop_at = time.monotonic()
         self._stopping.set()
         self._wakeup.set()
         self._slot_freed.set()
@@ -257,7 +260,10 @@ class Worker:
     async def _drain(self) -> None:
         jobs = [r.job for r in self._runs if r.job is not None]
         if jobs:
-            await asyncio.wait(jobs, timeout=self.config.shutdown_timeout)
+            # Counted from stop(), not from here: a claim in flight may have taken its
+            # deadline to give up on a dead path before the claim loop returned.
+            left = self._stop_at + self.config.shutdown_timeout - time.monotonic()
+            await asyncio.wait(jobs, timeout=max(0.0, left))
         leftover = list(self._runs)
         if leftover:
             log.warning("releasing %d unfinished task(s) back to their queues", len(leftover))

@@ -127,7 +127,8 @@ class PostgresStore:
                               f"within {timeout:g}s") from exc
 
     async def close(self) -> None:
-        await self._pool.close(timeout=2.0)  # bounded: its workers may be stuck connecting
+        # Bounded: its workers may be stuck connecting over a dead path; they are abandoned.
+        await self._pool.close(timeout=0.5)
         if self._retired:
             await asyncio.wait(self._retired)
 
