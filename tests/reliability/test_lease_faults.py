@@ -106,6 +106,13 @@ OUTAGE = 12.0  # > LEASE: every lease held at the stop has run out when the serv
 TASK_SECONDS = 20.0  # still running when the server returns
 
 
+def outage_then_finished(private_pg, dsn: str, ids: list[int]) -> dict:
+    """Stop the server for OUTAGE seconds, then wait until every task has finished."""
+    outage(private_pg, OUTAGE)
+    return wait_until(lambda: all_finished(dsn, ids), timeout=60, interval=0.5,
+                      message="every task finished")
+
+
 def test_outage_longer_than_the_lease(private_pg, private_chaos_dsn, spawn_on, tmp_path):
     log = tmp_path / "runs.log"
     set_lease(private_chaos_dsn, LEASE)
@@ -114,9 +121,7 @@ def test_outage_longer_than_the_lease(private_pg, private_chaos_dsn, spawn_on, t
     worker = start_worker(spawn_on, private_chaos_dsn, log, concurrency=2 * TASKS)
     wait_until(lambda: len(runlog.started_tasks(log)) == TASKS, timeout=30,
                message="every task started")
-    outage(private_pg, OUTAGE)
-    states = wait_until(lambda: all_finished(private_chaos_dsn, ids), timeout=60,
-                        interval=0.5, message="every task finished")
+    states = outage_then_finished(private_pg, private_chaos_dsn, ids)
     check(report("outage/1 worker", log, states), states, [worker])
 
 
@@ -133,9 +138,7 @@ def test_outage_with_two_workers(private_pg, private_chaos_dsn, spawn_on, tmp_pa
     roomy = start_worker(spawn_on, private_chaos_dsn, log, concurrency=2 * TASKS)
     wait_until(lambda: len(runlog.started_tasks(log)) == TASKS, timeout=30,
                message="every task started")
-    outage(private_pg, OUTAGE)
-    states = wait_until(lambda: all_finished(private_chaos_dsn, ids), timeout=60,
-                        interval=0.5, message="every task finished")
+    states = outage_then_finished(private_pg, private_chaos_dsn, ids)
     check(report("outage/2 workers", log, states), states, [full, roomy])
 
 

@@ -203,14 +203,21 @@ def answer(conn: psycopg.Connection, query: str, *params: object) -> object:
     return None if row is None else row[0]
 
 
+def worker_running_a_task(spawn_on, proxy, dsn: str,
+                          seconds: float) -> tuple[WorkerProcess, int, int]:
+    """A worker (through the proxy) running one task that sleeps `seconds`; and where its
+    log stands then."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        task_id = pgtask.enqueue(conn, "chaos.run", {"do": "sleep", "seconds": seconds})
+    worker = start_worker(spawn_on, proxy, dsn)
+    running(dsn, worker, task_id)
+    return worker, task_id, len(worker.log())
+
+
 @pytest.mark.slow
 def test_dropped_flows_are_noticed_and_the_worker_recovers(private_chaos_dsn, proxy, spawn_on):
     dsn = private_chaos_dsn
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        long_id = pgtask.enqueue(conn, "chaos.run", {"do": "sleep", "seconds": 15})
-    worker = start_worker(spawn_on, proxy, dsn)
-    running(dsn, worker, long_id)
-    since = len(worker.log())
+    worker, long_id, since = worker_running_a_task(spawn_on, proxy, dsn, seconds=15)
     before = proxy.stats()
 
     started = time.monotonic()
@@ -251,11 +258,7 @@ def test_dropped_flows_are_noticed_and_the_worker_recovers(private_chaos_dsn, pr
 @pytest.mark.slow
 def test_sigterm_stops_the_worker_while_the_path_is_dead(private_chaos_dsn, proxy, spawn_on):
     dsn = private_chaos_dsn
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        task_id = pgtask.enqueue(conn, "chaos.run", {"do": "sleep", "seconds": 120})
-    worker = start_worker(spawn_on, proxy, dsn)
-    running(dsn, worker, task_id)
-    since = len(worker.log())
+    worker, task_id, since = worker_running_a_task(spawn_on, proxy, dsn, seconds=120)
 
     proxy.blackhole()  # the whole path is dead: old flows and new ones
     started = time.monotonic()

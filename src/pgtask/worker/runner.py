@@ -191,6 +191,8 @@ class Worker:
                 continue
             for task in claimed:
                 self._start(task)
+            if claimed:
+                self._heartbeat.claimed(min(t.lease.total_seconds() for t in claimed))
             if len(claimed) < free:
                 self._vacuum.idle()
             await self._wakeup.after_claim(len(claimed), free)
@@ -214,8 +216,6 @@ class Worker:
         stale = self._runs.add(run)
         for earlier in stale:  # the database gave the task a new lease: the old one is gone
             self._take_away(earlier, "lost")
-        if claimed.lease.total_seconds() / 3 < self.config.heartbeat_interval:
-            self._beat_now.set()  # a shorter lease than any held: renew on its schedule
         run.job = asyncio.create_task(self._run_one(run, stale))
 
     async def _run_one(self, run: Run, stale: list[Run]) -> None:

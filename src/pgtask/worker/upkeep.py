@@ -57,6 +57,13 @@ class Heartbeat:
         self._restored = restored
         self.healthy = asyncio.Event()
         self.healthy.set()
+        self._period = ceiling  # the current wait between renewals
+
+    def claimed(self, shortest_lease: float) -> None:
+        """A batch was claimed: if its shortest lease needs renewing sooner than the current
+        schedule does, renew now (the new schedule follows from there)."""
+        if heartbeat_period(self._ceiling, shortest_lease) < self._period:
+            self._beat_now.set()
 
     def suspect(self) -> None:
         """The database did not answer someone else: hold claims until a renewal lands."""
@@ -66,11 +73,12 @@ class Heartbeat:
     async def run(self, stopping: asyncio.Event) -> None:
         failures = 0
         while True:
-            period = heartbeat_period(self._ceiling, self._runs.shortest_lease())
+            self._period = heartbeat_period(self._ceiling, self._runs.shortest_lease())
+            wait = self._period
             if failures:
-                period = min(period, reconnect_delay(failures - 1, cap=period))
+                wait = min(wait, reconnect_delay(failures - 1, cap=wait))
             try:
-                await asyncio.wait_for(self._beat_now.wait(), period)
+                await asyncio.wait_for(self._beat_now.wait(), wait)
             except TimeoutError:
                 pass
             self._beat_now.clear()

@@ -172,7 +172,8 @@ class PostgresStore:
             return await scalar(await conn.execute(statement, args))
 
     async def database_time(self) -> datetime:
-        return await self._call(NOW)  # type: ignore[no-any-return]
+        now: datetime = await self._call(NOW)
+        return now
 
     # -- claim and finish ------------------------------------------------------------------
 
