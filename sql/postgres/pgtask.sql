@@ -297,6 +297,36 @@ create index schedule_fires_fire_at on pgtask.schedule_fires (fire_at);
 -- Functions
 -------------------------------------------------------------------------------------------
 
+-- Tell me what time it is: the database's own, unless a test backdates this call.
+-- Only the schema's owner (and members of pgtask_owner, who may change the tables anyway)
+-- may pass "now": a worker that could would take every live lease (rescue_tasks with
+-- 'infinity') or wipe history (prune with now => 'infinity'), and an application could
+-- enqueue tasks no reader can load. The caller is the role that called the SECURITY DEFINER
+-- function: its SET ROLE if any, else the session's login role.
+-- No "set search_path" (everything is schema-qualified): called once per call of a function
+-- that takes "now", and the role lookups run only when one is given.
+create function pgtask.clock(now timestamptz) returns timestamptz
+language plpgsql stable
+as $$
+declare
+  _caller text;
+begin
+  if now is null then
+    return pg_catalog.now();
+  end if;
+  _caller := coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user);
+  if pg_catalog.pg_has_role(_caller, (select n.nspowner from pg_catalog.pg_namespace n
+                                        where n.nspname operator(pg_catalog.=) 'pgtask'), 'MEMBER')
+     or (pg_catalog.to_regrole('pgtask_owner') is not null
+         and pg_catalog.pg_has_role(_caller, 'pgtask_owner', 'MEMBER')) then
+    return now;
+  end if;
+  raise exception 'pgtask: only the owner of schema pgtask may pass "now" (called by %)', _caller
+    using errcode = 'insufficient_privilege',
+          hint = 'Leave "now" out: the database''s clock is the only clock.';
+end
+$$;
+
 -- Tell me whether this text may name a queue or a task type.
 -- Names match ^[a-z0-9][a-z0-9_.:-]{0,127}$, written as "*" plus a length check: the
 -- bounded repetition costs ~15 us a match in PostgreSQL's regex engine, the form below ~1.5 us
@@ -336,6 +366,14 @@ begin
       octet_length(payload::text) using errcode = 'check_violation',
       hint = 'Store large data elsewhere and pass a reference.';
   end if;
+  -- Every reader must be able to load what it is given: Python's json gives up near 1,000
+  -- levels, and MySQL refuses more than 100. The recursive path walk costs ~0.2 us for a
+  -- small payload (less than the size check above).
+  if jsonb_path_exists(payload, 'strict $.**{100}') then
+    raise exception 'pgtask: payload is nested more than 100 levels deep'
+      using errcode = 'check_violation',
+            hint = 'Flatten the structure, or store it elsewhere and pass a reference.';
+  end if;
   if priority is null or priority not between -1000 and 1000 then
     raise exception 'pgtask: priority % is out of range (-1000 to 1000, higher runs first)',
       coalesce(priority::text, 'NULL') using errcode = 'check_violation';
@@ -347,6 +385,20 @@ begin
   if target_url is not null and target_url !~ '^https?://' then
     raise exception 'pgtask: target_url must start with http:// or https://'
       using errcode = 'check_violation';
+  end if;
+end
+$$;
+
+-- Refuse a start time that no reader could show or compute with: infinities, dates before
+-- 1970 and after 100 years from now (Python's datetime ends at the year 9999; a time zone
+-- shift of a date near it overflows).
+create function pgtask.check_run_at(run_at timestamptz) returns void
+language plpgsql stable
+as $$
+begin
+  if not run_at between '1970-01-01 00:00:00+00' and pg_catalog.now() + interval '100 years' then
+    raise exception 'pgtask: run_at % is out of range (1970-01-01 to 100 years from now)', run_at
+      using errcode = 'datetime_field_overflow';
   end if;
 end
 $$;
@@ -378,6 +430,9 @@ declare
   _on_failure jsonb;
 begin
   perform pgtask.check_task(task_type, payload, queue, priority, max_attempts, target_url);
+  if run_at is not null then
+    perform pgtask.check_run_at(run_at);
+  end if;
   if length(idempotency_key) not between 1 and 255 then
     raise exception 'pgtask: idempotency_key must be 1 to 255 characters, got %',
       length(idempotency_key) using errcode = 'check_violation';
@@ -461,21 +516,26 @@ begin
     select n from (select unnest(task_types) union select unnest(queues)) s(n)
      where not pgtask.is_valid_name(n));
   for _bad in
-    select * from unnest(task_types, payloads, queues, priorities, max_attempts, target_urls)
+    select * from unnest(task_types, payloads, queues, priorities, max_attempts, target_urls,
+                         run_ats)
                   with ordinality as i(task_type, payload, queue, priority, max_attempts,
-                                       target_url, n)
+                                       target_url, run_at, n)
      where i.task_type is null or i.task_type = any(_bad_names)
         or coalesce(i.queue, 'default') = any(_bad_names)
         or not coalesce(jsonb_typeof(coalesce(i.payload, '{}')) = 'object'
                         and coalesce(i.priority, 0) between -1000 and 1000
                         and coalesce(i.max_attempts between 1 and 1000, true)
                         and coalesce(i.target_url ~ '^https?://', true)
-                        and octet_length(coalesce(i.payload, '{}')::text) <= 1048576, false)
+                        and octet_length(coalesce(i.payload, '{}')::text) <= 1048576
+                        and not jsonb_path_exists(coalesce(i.payload, '{}'), 'strict $.**{100}')
+                        and coalesce(i.run_at between '1970-01-01 00:00:00+00'
+                                                  and now() + interval '100 years', true), false)
      order by i.n limit 1
   loop
     perform pgtask.check_task(_bad.task_type, coalesce(_bad.payload, '{}'),
                               coalesce(_bad.queue, 'default'), coalesce(_bad.priority, 0),
                               _bad.max_attempts, _bad.target_url);
+    perform pgtask.check_run_at(_bad.run_at);
   end loop;
 
   insert into pgtask.queues (name)
@@ -537,7 +597,7 @@ language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
 declare
-  _now   timestamptz := coalesce(rescue_tasks.now, pg_catalog.now());
+  _now   timestamptz := pgtask.clock(rescue_tasks.now);
   _moved integer;
 begin
   with note as materialized (
@@ -604,7 +664,7 @@ set search_path = pgtask, pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
-  _now      timestamptz := coalesce(claim_task.now, pg_catalog.now());
+  _now      timestamptz := pgtask.clock(claim_task.now);
   _wanted   integer := batch;
   _q        pgtask.queues;
   _room     integer;
@@ -756,7 +816,7 @@ set search_path = pgtask, pg_catalog, pg_temp
 set plan_cache_mode = force_generic_plan
 as $$
 declare
-  _now timestamptz := coalesce(finish_tasks.now, pg_catalog.now());
+  _now timestamptz := pgtask.clock(finish_tasks.now);
   _n   integer := coalesce(cardinality(ids), 0);
 begin
   if _n = 0 then return; end if;
@@ -834,7 +894,10 @@ begin
     returning task_history.id, task_history.state
   ), requeued as (
     update pgtask.tasks t
-       set state = 'queued', run_at = _now + h.wait, lease_token = null,
+       -- A handler may ask for any delay (a Retry computed from its payload): past 100
+       -- years it is 100 years, which no reader mistakes for an overflow.
+       set state = 'queued', run_at = _now + least(h.wait, interval '100 years'),
+           lease_token = null,
            lease_expires_at = null, worker_id = null,
            attempt = case when h.outcome in ('snoozed', 'released') then t.attempt - 1
                           else t.attempt end,
@@ -913,7 +976,7 @@ language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
 declare
-  _now timestamptz := coalesce(heartbeat.now, pg_catalog.now());
+  _now timestamptz := pgtask.clock(heartbeat.now);
 begin
   update pgtask.workers w set heartbeat_at = _now, in_flight = coalesce(cardinality(ids), 0)
    where w.id = heartbeat.worker_id;
@@ -940,7 +1003,7 @@ set search_path = pgtask, pg_catalog, pg_temp
 as $$
   insert into pgtask.workers (id, host, pid, queues, task_types, concurrency, started_at, heartbeat_at)
   values (worker_id, host, pid, queues, task_types, concurrency,
-          coalesce(now, pg_catalog.now()), coalesce(now, pg_catalog.now()))
+          pgtask.clock(now), pgtask.clock(now))
   on conflict (id) do update
      set host = excluded.host, pid = excluded.pid, queues = excluded.queues,
          task_types = excluded.task_types, concurrency = excluded.concurrency,
@@ -970,7 +1033,7 @@ language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
 declare
-  _now   timestamptz := coalesce(cancel_task.now, pg_catalog.now());
+  _now   timestamptz := pgtask.clock(cancel_task.now);
   _state pgtask.task_state;
 begin
   with gone as (
@@ -1002,7 +1065,7 @@ language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
 declare
-  _now     timestamptz := coalesce(retry_task.now, pg_catalog.now());
+  _now     timestamptz := pgtask.clock(retry_task.now);
   _revived integer;
 begin
   with revived as (
@@ -1043,7 +1106,7 @@ language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
 declare
-  _cutoff timestamptz := coalesce(prune.now, pg_catalog.now()) - older_than;
+  _cutoff timestamptz := pgtask.clock(prune.now) - older_than;
   _count  bigint;
 begin
   with old as (
@@ -1146,6 +1209,13 @@ begin
                 'renews a lease every third of it, and one renewal may take up to its 3 s '
                 'database deadline';
   end if;
+  -- Upper bounds keep every "now() + interval" the claim, the rescue and the retry compute
+  -- a real time.
+  if _q.lease > interval '1 day' or _q.dispatch_deadline > interval '1 day'
+     or _q.max_backoff > interval '365 days' then
+    raise exception 'pgtask: lease and dispatch_deadline must be at most 1 day and max_backoff at most 365 days (got %, %, %)',
+      _q.lease, _q.dispatch_deadline, _q.max_backoff using errcode = 'check_violation';
+  end if;
   if _q.max_backoff < _q.min_backoff then
     raise exception 'pgtask: max_backoff (%) must not be shorter than min_backoff (%)',
       _q.max_backoff, _q.min_backoff using errcode = 'check_violation';
@@ -1210,7 +1280,7 @@ language sql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
   insert into pgtask.http_attempts (task_id, attempt, at, status, latency_ms, reason, response)
-  select i.task_id, i.attempt, coalesce(now, pg_catalog.now()) - i.age, i.status, i.latency_ms,
+  select i.task_id, i.attempt, pgtask.clock(now) - i.age, i.status, i.latency_ms,
          i.reason, i.response
     from unnest(task_ids, attempts, ages, statuses, latencies_ms, reasons, responses)
          as i(task_id, attempt, age, status, latency_ms, reason, response)
@@ -1227,12 +1297,12 @@ as $$
     select q.name from pgtask.queues q where q.name = any(queues) order by q.name for update
   ), changed as (
     update pgtask.queues q
-       set dispatch_rate = r.rate, dispatch_rate_at = coalesce(now, pg_catalog.now())
+       set dispatch_rate = r.rate, dispatch_rate_at = pgtask.clock(now)
       from unnest(queues, rates) as r(name, rate), locked l
      where q.name = r.name and l.name = r.name
     returning 1
   )
-  select coalesce(now, pg_catalog.now()) from (select count(*) from changed) c
+  select pgtask.clock(now) from (select count(*) from changed) c
 $$;
 
 -- Tell me how to deliver the tasks of these queues (null: every queue): target, deadline,
@@ -1253,7 +1323,7 @@ as $$
          extract(epoch from q.min_backoff)::float8, extract(epoch from q.max_backoff)::float8,
          q.max_doublings, q.dispatch_rate, q.dispatch_rate_at,
          (select count(*) from pgtask.workers w
-           where w.heartbeat_at > coalesce(dispatch_policies.now, pg_catalog.now())
+           where w.heartbeat_at > pgtask.clock(dispatch_policies.now)
                                   - interval '30 seconds'
              and (w.queues is null or q.name = any(w.queues)))::integer
     from pgtask.queues q
@@ -1311,6 +1381,10 @@ begin
     raise exception 'pgtask: follow-up tasks take % bytes; the limit is 1048576 bytes (1 MiB)',
       octet_length(spec::text) using errcode = 'check_violation';
   end if;
+  if jsonb_path_exists(spec, 'strict $.**{100}') then
+    raise exception 'pgtask: follow-up tasks are nested more than 100 levels deep'
+      using errcode = 'check_violation';
+  end if;
   for _t in
     select e from jsonb_array_elements(
       case jsonb_typeof(spec) when 'array' then spec else jsonb_build_array(spec) end) e
@@ -1332,8 +1406,8 @@ begin
                               coalesce(_t->>'queue', 'default'),
                               coalesce((_t->>'priority')::integer, 0),
                               (_t->>'max_attempts')::integer, _t->>'target_url');
-    if (_t->>'delay')::interval < '0' then
-      raise exception 'pgtask: a follow-up task''s delay must not be negative, got %',
+    if (_t->>'delay')::interval not between '0' and '100 years' then
+      raise exception 'pgtask: a follow-up task''s delay must be from 0 to 100 years, got %',
         _t->>'delay' using errcode = 'check_violation';
     end if;
     _success := pgtask.check_follow_ups(_t->'on_success');
@@ -1423,7 +1497,7 @@ language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
 declare
-  _now     timestamptz := coalesce(enqueue_group.now, pg_catalog.now());
+  _now     timestamptz := pgtask.clock(enqueue_group.now);
   _members jsonb;
   _then    jsonb := pgtask.check_follow_ups(on_complete);
   _n       integer;
@@ -1531,7 +1605,7 @@ language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
 declare
-  _now timestamptz := coalesce(add_schedule.now, pg_catalog.now());
+  _now timestamptz := pgtask.clock(add_schedule.now);
   _s   pgtask.schedules;
 begin
   if name is null or not pgtask.is_valid_name(name) then
@@ -1610,7 +1684,7 @@ as $$
        set enabled = set_schedule_enabled.enabled,
            next_fire_at = case when s.enabled then s.next_fire_at end,
            updated_at = case when s.enabled or not set_schedule_enabled.enabled then s.updated_at
-                             else coalesce(set_schedule_enabled.now, pg_catalog.now()) end
+                             else pgtask.clock(set_schedule_enabled.now) end
      where s.name = set_schedule_enabled.name
     returning 1
   )
@@ -1689,7 +1763,7 @@ begin
     raise exception 'pgtask: no schedule named %', quote_literal(name)
       using errcode = 'no_data_found', hint = 'See "pgtask schedule ls".';
   end if;
-  return pgtask.schedule_task(_s, coalesce(run_schedule_now.now, pg_catalog.now()));
+  return pgtask.schedule_task(_s, pgtask.clock(run_schedule_now.now));
 end
 $$;
 

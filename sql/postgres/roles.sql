@@ -3,10 +3,14 @@
 --
 --   pgtask_app     may only put tasks on queues: enqueue_task and enqueue_tasks.
 --   pgtask_worker  runs tasks: claims, heartbeats, finishes, logs; may also enqueue.
---   pgtask_owner   operators: everything in schema pgtask.
+--   pgtask_owner   operators: every function, and the rows of every table (select, insert,
+--                  update, delete), but not their definitions.
 --
 -- The roles cannot log in; grant them to your login roles ("grant pgtask_app to myapp").
 -- Every pgtask function is SECURITY DEFINER, so these roles need no table privileges.
+-- Those functions run as the role that migrated: migrate as a dedicated owner that is not
+-- a superuser (docs/security.md). Run this script again after each "pgtask migrate": it
+-- grants on what exists when it runs.
 
 -- Roles belong to the whole cluster: another database's run of this script may create
 -- them at the same moment, which is fine.
@@ -62,6 +66,20 @@ grant execute on function
 -- computes fire times) but change nothing directly; done_tasks is the finished-task record.
 grant select on pgtask.queues, pgtask.tasks, pgtask.schedules, pgtask.done_tasks to pgtask_worker;
 
-grant all on all tables in schema pgtask to pgtask_owner;
-grant all on all sequences in schema pgtask to pgtask_owner;
+-- Operators change rows (retry, cancel, queue policy, a repair by hand), never the tables
+-- themselves: no TRIGGER (a trigger on pgtask.tasks would run inside the next enqueue_task
+-- as the functions' owner), no TRUNCATE, no REFERENCES; no setval on the task id sequence;
+-- the migration history is read-only. Revokes undo what earlier versions granted.
+revoke all on all tables in schema pgtask from pgtask_owner;
+revoke all on all sequences in schema pgtask from pgtask_owner;
+grant select, insert, update, delete on all tables in schema pgtask to pgtask_owner;
+grant usage, select on all sequences in schema pgtask to pgtask_owner;
+revoke insert, update, delete on pgtask.all_tasks, pgtask.done_tasks from pgtask_owner;  -- views
+do $$
+begin
+  if pg_catalog.to_regclass('pgtask.alembic_version') is not null then
+    revoke insert, update, delete on pgtask.alembic_version from pgtask_owner;
+  end if;
+end
+$$;
 grant execute on all functions in schema pgtask to pgtask_owner;

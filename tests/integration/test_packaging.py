@@ -30,7 +30,9 @@ def test_wheel_contains_the_sql_and_the_migrations(wheel):
                    "pgtask/alembic/versions/0001_initial.py",
                    "pgtask/alembic/versions/0002_hot_path.py",
                    "pgtask/sql/postgres/migrations/0003_worker_faults.sql",
-                   "pgtask/alembic/versions/0003_worker_faults.py"):
+                   "pgtask/alembic/versions/0003_worker_faults.py",
+                   "pgtask/sql/postgres/migrations/0004_security.sql",
+                   "pgtask/alembic/versions/0004_security.py"):
         assert needed in names
 
 

@@ -95,7 +95,7 @@ def test_a_worker_vacuums_when_a_burst_drains(dsn):
 
 
 def test_a_role_that_may_not_vacuum_leaves_it_to_autovacuum(dsn, db):
-    from tests.sql.test_security import install_roles
+    from tests.sql.helpers import install_roles
 
     install_roles(db)
     as_worker = dsn + " options='-c role=pgtask_worker'"  # a key=value DSN

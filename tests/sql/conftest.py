@@ -9,6 +9,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from .helpers import install_roles
+
 
 @pytest.fixture(scope="module")
 def shared_db(pg_server, pg_template) -> Iterator[psycopg.Connection]:
@@ -23,3 +25,20 @@ def shared_db(pg_server, pg_template) -> Iterator[psycopg.Connection]:
             yield conn
     finally:
         janitor.drop()
+
+
+@pytest.fixture
+def as_role(dsn, db):
+    """Factory: a connection acting as the given role (SET ROLE; closed at the end)."""
+    install_roles(db)
+    conns: list[psycopg.Connection] = []
+
+    def connect(role: str) -> psycopg.Connection:
+        conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
+        conn.execute(psycopg.sql.SQL("set role {}").format(psycopg.sql.Identifier(role)))
+        conns.append(conn)
+        return conn
+
+    yield connect
+    for conn in conns:
+        conn.close()

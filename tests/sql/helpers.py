@@ -13,6 +13,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from pgtask.resources import read_sql
+
 SECOND = timedelta(seconds=1)
 
 
@@ -143,3 +145,10 @@ def notifications_until_sentinel(listener: psycopg.Connection, sender: psycopg.C
             return payloads
         payloads.append(note.payload)
     raise AssertionError(f"no sentinel on channel {channel!r} within {timeout}s")
+
+
+def install_roles(db) -> None:
+    """Run the roles script; roles are cluster-wide, so they may exist already."""
+    script = read_sql("postgres/roles.sql")
+    db.execute(script)
+    db.execute(script)  # idempotent

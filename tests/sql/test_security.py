@@ -9,35 +9,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from pgtask.resources import read_sql
-
 from .helpers import cancel, claim, count, enqueue, enqueue_many, heartbeat, hot_row, retry
 
 DENIED = psycopg.errors.InsufficientPrivilege
-
-
-def install_roles(db) -> None:
-    """Run the roles script; roles are cluster-wide, so they may exist already."""
-    script = read_sql("postgres/roles.sql")
-    db.execute(script)
-    db.execute(script)  # idempotent
-
-
-@pytest.fixture
-def as_role(dsn, db):
-    """Factory: a connection acting as the given role (rolled back at the end)."""
-    install_roles(db)
-    conns: list[psycopg.Connection] = []
-
-    def connect(role: str) -> psycopg.Connection:
-        conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
-        conn.execute(psycopg.sql.SQL("set role {}").format(psycopg.sql.Identifier(role)))
-        conns.append(conn)
-        return conn
-
-    yield connect
-    for conn in conns:
-        conn.close()
 
 
 def refused(conn, statement: str, params=None) -> None:

@@ -26,7 +26,7 @@ def test_upgrade_from_0002_keeps_grants_and_applies_both_rules(empty_dsn):
         assert "pgtask_worker=X" in before["pgtask.rescue_tasks(timestamptz)"]
         conn.execute("select pgtask.register_worker('w', 'h', 1, null, null, 1, "
                      "now() - interval '70 seconds')")  # no queues yet: silent too long
-        assert migrate(empty_dsn).applied == ("0003",)
+        assert migrate(empty_dsn, "0003").applied == ("0003",)
         assert grants(conn) == before
         with pytest.raises(psycopg.errors.CheckViolation, match="at least 5 seconds"):
             conn.execute("select pgtask.configure_queue('q', '{\"lease\": \"3 seconds\"}')")

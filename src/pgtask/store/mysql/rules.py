@@ -26,6 +26,11 @@ from pgtask.models import (
 OUTCOME_KINDS = ("succeeded", "failed", "dead", "snoozed", "released")
 LEASE_EXPIRED = "lease expired: the worker stopped heartbeating (crashed or lost)"
 _HTTP_URL = re.compile(r"^https?://")
+# The bounds pgtask.check_task and pgtask.check_run_at hold on Postgres: what every reader
+# can load. MySQL itself refuses JSON deeper than 100 levels, with a less helpful message.
+MAX_DEPTH = 100
+EARLIEST_RUN_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_RUN_AT_AHEAD = timedelta(days=36_525)  # 100 years
 
 
 def backoff_seconds(attempt: int, min_backoff: float, max_backoff: float, max_doublings: int,
@@ -159,6 +164,32 @@ def resolve_rescue(row: HeldRow, queue_max_attempts: int, now: datetime) -> Tran
     return Transition(row.id, "queued", run_at=now, entry=entry)
 
 
+def json_depth(value: object) -> int:
+    """Levels of nesting as MySQL counts them: a scalar or an empty container is 1."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:  # no recursion: the value may be deeper than Python's stack
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else (
+            item if isinstance(item, list | tuple) else ())
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_timing(request: EnqueueRequest, now: datetime) -> None:
+    """Refuse a start time no reader can show or compute with (see pgtask.check_run_at).
+
+    The upper bound is checked against `now`, the enqueuing host's clock: MySQL has no
+    function that enqueues, so this runs before the INSERT.
+    """
+    latest = now + LATEST_RUN_AT_AHEAD
+    if request.run_at is not None and not EARLIEST_RUN_AT <= utc(request.run_at) <= latest:
+        raise ValueError(f"pgtask: run_at {request.run_at.isoformat()} is out of range "
+                         "(1970-01-01 to 100 years from now)")
+    if request.delay is not None and abs(request.delay) > LATEST_RUN_AT_AHEAD:
+        raise ValueError("pgtask: delay must be at most 100 years")
+
+
 def payload_json(request: EnqueueRequest) -> str:
     """Validate one request the way pgtask.check_task does, and return its payload as JSON."""
     if request.on_success or request.on_failure:
@@ -170,11 +201,14 @@ def payload_json(request: EnqueueRequest) -> str:
     if not isinstance(payload, dict):
         got = "array" if isinstance(payload, list | tuple) else type(payload).__name__
         raise ValueError(f"pgtask: payload must be a JSON object, got {got}")
+    if json_depth(payload) > MAX_DEPTH:  # before json.dumps, which recursion would stop
+        raise ValueError("pgtask: payload is nested more than 100 levels deep")
     text = json.dumps(request.payload)  # ", " and ": " like jsonb's text, which Postgres measures
     if len(text.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"pgtask: payload is {len(text.encode())} bytes; the limit is "
                          f"{MAX_PAYLOAD_BYTES} bytes (1 MiB). Store large data elsewhere and "
                          "pass a reference.")
+    check_timing(request, datetime.now(UTC))
     validate_priority(request.priority)
     validate_max_attempts(request.max_attempts)
     key = request.idempotency_key
