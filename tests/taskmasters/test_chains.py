@@ -110,7 +110,7 @@ def test_a_huge_result_is_left_out_of_the_followup_payload(db):
     ('{"task_type": "B"}', "invalid task type"),
     ('{"task_type": "b", "qeue": "x"}', "unknown follow-up"),
     ('{"task_type": "b", "on_failure": {"payload": {}}}', "invalid task type"),
-    ('{"task_type": "b", "delay": "-1 minute"}', "must not be negative"),
+    ('{"task_type": "b", "delay": "-1 minute"}', "delay must be from 0 to 100 years"),
 ])
 def test_bad_followups_are_refused_when_enqueued(db, spec, message):
     with pytest.raises(psycopg.Error, match=message):

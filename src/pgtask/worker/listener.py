@@ -60,6 +60,12 @@ class Listener:
                 log.warning("LISTEN connection lost (%s); reconnecting in %.2fs",
                             type(exc.__cause__ or exc).__name__, delay)
                 await wait_or_stop(stopping, delay)
+            except Exception:  # anything else: a new session, never a dead listener
+                self.connected.clear()
+                delay = reconnect_delay(failures)
+                failures += 1
+                log.exception("LISTEN session failed; starting a new one in %.2fs", delay)
+                await wait_or_stop(stopping, delay)
             finally:
                 self.connected.clear()
                 await session.close()
