@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
-from pgtask.cli.common import console, dsn_option
+from pgtask.cli.common import QUEUE, TASK_TYPE, cell, console, dsn_option
 from pgtask.cli.units import (
     CLEAR,
     DURATION,
@@ -26,6 +26,7 @@ from pgtask.cli.units import (
     format_rate,
 )
 from pgtask.queue_settings import QUEUE_SETTINGS, QueueSetting
+from pgtask.redact import redact_url
 from pgtask.store.base import Operator, Row
 from pgtask.store.operators import open_operator
 
@@ -42,8 +43,8 @@ def task_selection(verb: str, states: list[str]) -> Callable[[F], F]:
             click.option("--state", type=click.Choice(states),
                          help=f"{verb.capitalize()} every task in this state "
                               "(with --queue/--type to narrow)."),
-            click.option("--queue", help="Only tasks of this queue."),
-            click.option("--type", "task_type", help="Only tasks of this type."),
+            click.option("--queue", type=QUEUE, help="Only tasks of this queue."),
+            click.option("--type", "task_type", type=TASK_TYPE, help="Only tasks of this type."),
         )):
             command = option(command)
         return command
@@ -75,12 +76,13 @@ def _chosen_ids(operator: Operator, ids: Sequence[int], *, finished: bool, state
 
 
 def _report(verb: str, asked: list[int], done: list[int]) -> None:
+    """Say what changed; exit 1 when a task asked for was not changed (a script must see it)."""
     click.echo(f"{verb} {len(done):,} of {len(asked):,} task(s)")
     missed = sorted(set(asked) - set(done))
     if missed:
         shown = ", ".join(map(str, missed[:20])) + (" ..." if len(missed) > 20 else "")
-        click.echo(f"not changed (no such task, or not in a state that allows it): {shown}",
-                   err=True)
+        raise click.ClickException(
+            f"not changed (no such task, or not in a state that allows it): {shown}")
 
 
 @click.command()
@@ -154,7 +156,7 @@ def _policy_row(q: Row) -> list[str]:
             f"{format_rate(q['rate_limit'])} b{q['rate_burst']}" if q["rate_limit"] else "–",
             str(q["max_attempts"]), f"{dur(q['min_backoff'])}..{dur(q['max_backoff'])}"
             f" x{q['max_doublings']} ±{q['backoff_jitter']:g}", dur(q["lease"]),
-            q["target_url"] or "–", dur(q["dispatch_deadline"])]
+            redact_url(q["target_url"]) if q["target_url"] else "–", dur(q["dispatch_deadline"])]
 
 
 POLICY_HEADERS = ("QUEUE", "STATE", "CONCURRENCY", "RATE", "ATTEMPTS", "BACKOFF", "LEASE",
@@ -166,7 +168,7 @@ def _print_policies(rows: list[Row]) -> None:
     for header in POLICY_HEADERS:
         table.add_column(header, no_wrap=True, overflow="ellipsis")
     for q in rows:
-        table.add_row(*_policy_row(q))
+        table.add_row(*map(cell, _policy_row(q)))
     console().print(table if rows else "no queues yet")
 
 
@@ -201,7 +203,7 @@ def setting_options(command: F) -> F:
 
 
 @queue.command("set")
-@click.argument("name")
+@click.argument("name", type=QUEUE)
 @setting_options
 @dsn_option
 def queue_set(name: str, dsn: str | None, **options: Any) -> None:
@@ -222,7 +224,7 @@ def _set_paused(name: str, paused: bool, dsn: str | None) -> None:
 
 
 @queue.command("pause")
-@click.argument("name")
+@click.argument("name", type=QUEUE)
 @dsn_option
 def queue_pause(name: str, dsn: str | None) -> None:
     """Stop claiming from a queue; running tasks finish."""
@@ -230,7 +232,7 @@ def queue_pause(name: str, dsn: str | None) -> None:
 
 
 @queue.command("resume")
-@click.argument("name")
+@click.argument("name", type=QUEUE)
 @dsn_option
 def queue_resume(name: str, dsn: str | None) -> None:
     """Start claiming from a paused queue again."""

@@ -8,6 +8,12 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.highlighter import JSONHighlighter
+from rich.text import Text
+
+from pgtask.cli.units import ParamType
+from pgtask.models import validate_name
+from pgtask.redact import printable, printable_json
 
 dsn_option = click.option(
     "--dsn",
@@ -37,3 +43,48 @@ def to_json(value: Any, indent: int | None = 2) -> str:
     """JSON with timestamps in ISO 8601 (and anything else unusual as text)."""
     return json.dumps(value, indent=indent,
                       default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
+
+
+def cell(value: object, *, multiline: bool = False) -> Text:
+    """A data value for a rich table or print: control characters made visible, and as Text,
+    so that '[red]' or '[link=...]' in it is shown, never interpreted as markup."""
+    return Text(printable(value, multiline=multiline))
+
+
+def json_block(value: Any) -> Text:
+    """A JSON value indented and highlighted, non-ASCII as is but nothing a terminal acts on
+    (json escapes C0 controls; C1, DEL and bidi controls are escaped here).
+
+    A stored value Python could not load (models.RawJson: a str with a `reason`) is shown as
+    its text, with the reason."""
+    reason = getattr(value, "reason", None)
+    if isinstance(value, str) and isinstance(reason, str):
+        return Text(printable(value, multiline=True)).append(
+            f"\n(shown as stored: {printable(reason)})", style="dim")
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError) as exc:  # a row no writer should have made
+        return Text(f"<cannot display this value: {type(exc).__name__}>", style="red")
+    return JSONHighlighter()(Text(printable_json(text)))
+
+
+class Name(ParamType):
+    """A queue, task type or schedule name, checked as SQL checks it (pgtask.models): a bad
+    one, '' included, is a usage error (exit 2) before anything connects."""
+
+    name = "name"
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        try:
+            return validate_name(self.kind, value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+QUEUE = Name("queue")
+TASK_TYPE = Name("task type")
+SCHEDULE = Name("schedule name")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pgtask.cli.common import console, dsn_option, to_json, when
+from pgtask.cli.common import QUEUE, TASK_TYPE, cell, console, dsn_option, json_block, to_json, when
 from pgtask.models import TaskState
+from pgtask.redact import redact_row
 from pgtask.store.base import Row
 from pgtask.store.operators import open_operator
 
@@ -20,8 +20,8 @@ STATES = click.Choice([s.value for s in TaskState])
 
 @click.command("ls")
 @click.option("--state", type=STATES, help="Only tasks in this state.")
-@click.option("--queue", help="Only tasks of this queue.")
-@click.option("--type", "task_type", help="Only tasks of this type.")
+@click.option("--queue", type=QUEUE, help="Only tasks of this queue.")
+@click.option("--type", "task_type", type=TASK_TYPE, help="Only tasks of this type.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--after", type=click.IntRange(0), default=0, help="Start after this task id.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -42,8 +42,9 @@ def ls(state: str | None, queue: str | None, task_type: str | None, limit: int, 
                          min_width=len(header) if header in ("ID", "STATE") else None,
                          max_width=50 if header == "MESSAGE" else None)
     for r in rows:
-        table.add_row(str(r["id"]), r["queue"], r["task_type"], r["state"], str(r["attempt"]),
-                      when(r["run_at"]), when(r["finished_at"]), r["message"] or "")
+        table.add_row(*(cell(v) for v in (r["id"], r["queue"], r["task_type"], r["state"],
+                                          r["attempt"], when(r["run_at"]),
+                                          when(r["finished_at"]), r["message"] or "")))
     out = console()
     out.print(table if rows else "no tasks match")
     if len(rows) == limit:
@@ -65,7 +66,7 @@ def _fields_table(task: Row) -> Table:
     for key, value in task.items():
         if key in ("payload", "result", "errors"):
             continue
-        table.add_row(key, _field(value))
+        table.add_row(cell(key), cell(_field(value), multiline=True))
     return table
 
 
@@ -79,8 +80,8 @@ def _section(out: Console, title: str, headers: tuple[str, ...],
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*("–" if v is None else when(v) if isinstance(v, datetime) else str(v)
-                        for v in row))
+        table.add_row(*(cell("–" if v is None else when(v) if isinstance(v, datetime) else v,
+                             multiline=True) for v in row))
     out.print(table)
 
 
@@ -94,6 +95,7 @@ def show(task_id: int, as_json: bool, dsn: str | None) -> None:
         detail = operator.task_detail(task_id)
     if detail is None:
         raise click.ClickException(f"no task {task_id} (it may have been pruned)")
+    detail = {**detail, "task": redact_row(detail["task"])}  # URLs stored whole, shown redacted
     if as_json:
         click.echo(to_json(detail))
         return
@@ -101,10 +103,10 @@ def show(task_id: int, as_json: bool, dsn: str | None) -> None:
     out.print(_fields_table(task))
     out.print()
     out.print("payload", style="bold underline")
-    out.print_json(json.dumps(task["payload"]))
+    out.print(json_block(task["payload"]))
     if task["result"] is not None:
         out.print("result", style="bold underline")
-        out.print_json(json.dumps(task["result"]))
+        out.print(json_block(task["result"]))
     errors = [(e.get("attempt"), when(e.get("at")), e.get("worker_id"), e.get("error"))
               for e in task["errors"]]
     _section(out, "errors", ("ATTEMPT", "AT", "WORKER", "ERROR"), errors)
@@ -141,7 +143,7 @@ def stats(as_json: bool, dsn: str | None) -> None:
             [sum(c.values()) for c in counts.values()]
         table.add_column(state.upper(), justify="right", footer=f"{sum(column):,}")
     for queue, c in counts.items():
-        table.add_row(queue, *(f"{c.get(s, 0):,}" for s in states), f"{sum(c.values()):,}")
+        table.add_row(cell(queue), *(f"{c.get(s, 0):,}" for s in states), f"{sum(c.values()):,}")
     console().print(table if counts else "no tasks")
 
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 import click
 from rich.table import Table
 
-from pgtask.cli.common import console, dsn_option, when
+from pgtask.cli.common import QUEUE, SCHEDULE, TASK_TYPE, cell, console, dsn_option, when
 from pgtask.cli.units import DURATION, format_duration
 from pgtask.config import resolve_dsn
 from pgtask.errors import DatabaseUnavailable, Refused, SchemaError
@@ -77,21 +77,22 @@ def ls(dsn: str | None) -> None:
                    "next fire", "last fire"):
         table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(row["name"], _timing(row), row["time_zone"], row["task_type"], row["queue"],
-                      "yes" if row["enabled"] else "no", str(row["catch_up"] or "skip"),
-                      _next_fire(row), when(row["last_fire_at"]) if row["last_fire_at"] else "-")
+        table.add_row(*map(cell, (
+            row["name"], _timing(row), row["time_zone"], row["task_type"], row["queue"],
+            "yes" if row["enabled"] else "no", str(row["catch_up"] or "skip"), _next_fire(row),
+            when(row["last_fire_at"]) if row["last_fire_at"] else "-")))
     console().print(table)
 
 
 @schedule.command("add")
-@click.argument("name")
-@click.argument("task_type")
+@click.argument("name", type=SCHEDULE)
+@click.argument("task_type", type=TASK_TYPE)
 @click.option("--cron", help="5 fields (minute hour day month weekday) or @hourly, @daily, ...")
 @click.option("--every", type=DURATION, help="A fixed interval instead: 30s, 5m, 1h, 1d.")
 @click.option("--tz", "time_zone", default="UTC", show_default=True,
               help="IANA time zone the cron expression is read in, e.g. Europe/Berlin.")
 @click.option("--payload", default="{}", help="The tasks' payload, a JSON object.")
-@click.option("--queue", default="default", show_default=True)
+@click.option("--queue", type=QUEUE, default="default", show_default=True)
 @click.option("--priority", type=int, default=0, show_default=True)
 @click.option("--max-attempts", type=int, default=None)
 @click.option("--catch-up", type=int, default=0, show_default=True,
@@ -124,7 +125,7 @@ def _named(verb: str, action: Callable[[Schedules, str], Awaitable[bool]]
            ) -> Callable[..., None]:
     """A command NAME that changes one schedule and says whether it existed."""
 
-    @click.argument("name")
+    @click.argument("name", type=SCHEDULE)
     @dsn_option
     def command(name: str, dsn: str | None) -> None:
         if not _run(dsn, lambda session: action(session, name)):
@@ -143,7 +144,7 @@ schedule.command("disable", help="Switch schedule NAME off.")(
 
 
 @schedule.command("run-now")
-@click.argument("name")
+@click.argument("name", type=SCHEDULE)
 @dsn_option
 def run_now(name: str, dsn: str | None) -> None:
     """Enqueue schedule NAME's task right away (its own fire times are unchanged)."""

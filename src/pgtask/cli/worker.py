@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pgtask.cli.common import dsn_option
+from pgtask.cli.common import QUEUE, TASK_TYPE, dsn_option
 from pgtask.cli.http_options import http_config, http_options
 from pgtask.config import redact_dsn, resolve_dsn
 from pgtask.durations import parse_duration
@@ -59,7 +59,7 @@ def _json_object(text: str) -> dict[str, Any]:
 @click.option("--handlers", "-H", multiple=True, metavar="MODULE",
               help="Module that registers task handlers (repeatable), e.g. app.tasks. "
                    "Without it the worker serves HTTP targets only.")
-@click.option("--queue", "-q", "queues", multiple=True,
+@click.option("--queue", "-q", "queues", multiple=True, type=QUEUE,
               help="Queue to serve (repeatable; default all).")
 @click.option("--http-targets/--no-http-targets", default=None,
               help="POST tasks bound for HTTP targets (default: on when no --handlers).")
@@ -180,9 +180,9 @@ def _run_worker(worker: Worker) -> int:
 
 @click.command()
 @dsn_option
-@click.argument("task_type")
+@click.argument("task_type", type=TASK_TYPE)
 @click.option("--payload", default="{}", show_default=True, help="JSON object.")
-@click.option("--queue", default=None, help="Queue (default: 'default').")
+@click.option("--queue", type=QUEUE, default=None, help="Queue (default: 'default').")
 @click.option("--delay", default=None, help="Run after this long, e.g. 30s.")
 @click.option("--priority", default=None, type=int, help="-1000..1000, higher first.")
 @click.option("--idempotency-key", default=None, help="Same (queue, key) -> same task.")

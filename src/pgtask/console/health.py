@@ -14,6 +14,7 @@ from pgtask.console.health_mysql import mysql_health_lines
 from pgtask.console.view import Thresholds
 from pgtask.ops.health_mysql import MySQLHealth
 from pgtask.ops.snapshot import Health, XminHolder
+from pgtask.redact import printable
 
 
 def holder_is_a_problem(holder: XminHolder, thresholds: Thresholds) -> bool:
@@ -23,9 +24,11 @@ def holder_is_a_problem(holder: XminHolder, thresholds: Thresholds) -> bool:
 
 
 def describe_holder(holder: XminHolder) -> str:
-    what = {"transaction": f"pid {holder.name}", "slot": f"replication slot {holder.name!r}",
-            "prepared": f"prepared transaction {holder.name!r}"}.get(holder.kind, holder.name)
-    detail = f" ({holder.detail})" if holder.detail else ""
+    # Slot names, gids and application names are anyone's to choose: shown as data.
+    name = printable(holder.name)
+    what = {"transaction": f"pid {name}", "slot": f"replication slot {name!r}",
+            "prepared": f"prepared transaction {name!r}"}.get(holder.kind, name)
+    detail = f" ({printable(holder.detail)})" if holder.detail else ""
     held = f" for {fmt.duration(holder.seconds)}" if holder.seconds is not None else ""
     return f"{what}{detail} holds the xmin horizon{held}, {holder.xmin_age:,} transactions back"
 

@@ -14,10 +14,11 @@ from rich.text import Text
 from pgtask.console import format as fmt
 from pgtask.console.view import Thresholds
 from pgtask.ops.health_mysql import MySQLHealth, OldestTransaction
+from pgtask.redact import printable
 
 
 def describe(trx: OldestTransaction) -> str:
-    detail = f" ({trx.detail})" if trx.detail else ""
+    detail = f" ({printable(trx.detail)})" if trx.detail else ""
     return f"thread {trx.thread_id}{detail} open for {fmt.duration(trx.seconds)}"
 
 

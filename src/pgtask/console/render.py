@@ -17,6 +17,7 @@ from pgtask.console import format as fmt
 from pgtask.console.health import health_lines
 from pgtask.console.view import DEFAULT_THRESHOLDS, START, Thresholds, View, visible_queues
 from pgtask.ops.snapshot import QueueStats, Snapshot, WorkerRow
+from pgtask.redact import printable
 
 Cell = Callable[[QueueStats], str | Text]
 
@@ -42,7 +43,7 @@ def _limits(q: QueueStats) -> str:
 
 
 def _name(q: QueueStats) -> Text:
-    text = Text(q.name)
+    text = Text(printable(q.name))
     if q.paused:
         text.append(" ⏸ paused", style="bold yellow")
     return text
@@ -140,7 +141,8 @@ def worker_table(workers: Sequence[WorkerRow], width: int, *, budget: int | None
         stale = w.heartbeat_age > thresholds.stale_worker
         beat = Text(fmt.duration(w.heartbeat_age) + " ago" + (" STALE" if stale else ""),
                     style="bold red" if stale else "")
-        cells: list[str | Text] = [w.host, str(w.pid), ",".join(w.queues) if w.queues else "*",
+        queues = printable(",".join(w.queues)) if w.queues else "*"
+        cells: list[str | Text] = [Text(printable(w.host)), str(w.pid), Text(queues),
                  f"{w.in_flight}/{w.concurrency}", beat, fmt.duration(w.uptime)]
         table.add_row(*(cells if wide else [cells[0], cells[1], cells[3], beat]),
                       style="red" if stale else None)
@@ -193,10 +195,10 @@ def render(snapshot: Snapshot, width: int, *, height: int | None = None, view: V
 def footer(view: View) -> Text:
     text = Text(f"[s]ort: {view.sort}  [f]ilter", style="dim")
     if view.editing_filter:
-        text.append(f": {view.filter}▏", style="bold")
+        text.append(f": {printable(view.filter)}▏", style="bold")
     elif view.filter:
-        text.append(f": {view.filter!r}")
+        text.append(f": {printable(repr(view.filter))}")
     text.append("  [↑↓] select  [p]ause/resume  [q]uit", style="dim")
     if view.message:
-        text.append(f"   {view.message}", style="bold yellow")
+        text.append(f"   {printable(view.message)}", style="bold yellow")
     return text

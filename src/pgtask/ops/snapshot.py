@@ -12,6 +12,7 @@ from typing import Any
 
 from pgtask.ops.health_mysql import MySQLHealth, mysql_health
 from pgtask.ops.window import SPARK_SECONDS, WINDOWS, Window
+from pgtask.redact import redact_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class QueueStats:
     concurrency_limit: int | None = None
     rate_limit: float | None = None
     rate_burst: int = 1
-    target_url: str | None = None
+    target_url: str | None = None  # redacted (pgtask.redact): snapshots are for display
     queued: int = 0           # ready to run now
     scheduled: int = 0        # waiting for a future run_at (scheduled or retry backoff)
     running: int = 0
@@ -110,7 +111,8 @@ def _queue(row: dict[str, Any], window: Window) -> QueueStats:
     name = row["name"]
     return QueueStats(
         name=name, paused=row["paused"], concurrency_limit=row["concurrency_limit"],
-        rate_limit=row["rate_limit"], rate_burst=row["rate_burst"], target_url=row["target_url"],
+        rate_limit=row["rate_limit"], rate_burst=row["rate_burst"],
+        target_url=redact_url(row["target_url"]) if row["target_url"] is not None else None,
         queued=row["queued"], scheduled=row["scheduled"], running=row["running"],
         dead_1h=row["dead_1h"], completed=Rates.from_counts(window.completed(name)),
         # Failed attempts: of tasks finished since (in the window) and of tasks retrying.

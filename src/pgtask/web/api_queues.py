@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from pgtask.errors import DatabaseUnavailable, Refused
 from pgtask.ops.snapshot import QueueStats, Snapshot
+from pgtask.redact import redact_row
 from pgtask.store.base import Browser, Row
 from pgtask.store.postgres.schema import schema_status
 from pgtask.web import queue_settings, validation
@@ -35,7 +36,7 @@ def queue_stats(q: QueueStats | None) -> dict[str, Any]:
 
 def queues_json(policies: list[Row], snapshot: Snapshot) -> list[Row]:
     stats = {q.name: q for q in snapshot.queues}
-    return [{**p, "stats": queue_stats(stats.get(p["name"]))} for p in policies]
+    return [{**redact_row(p), "stats": queue_stats(stats.get(p["name"]))} for p in policies]
 
 
 def workers_json(snapshot: Snapshot) -> list[dict[str, Any]]:
@@ -68,7 +69,7 @@ async def patch_queue(request: Request) -> Json:
     queue = await state_of(request).db.run(_patch, name, paused, settings)
     if queue is None:
         raise ApiError(404, "not_found", f"no queue named {name!r}")
-    return Json(queue)
+    return Json(redact_row(queue))
 
 
 async def list_workers(request: Request) -> Json:

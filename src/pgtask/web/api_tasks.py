@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.routing import Route
 
+from pgtask.redact import redact_row
 from pgtask.store.base import Browser, Row
 from pgtask.web import validation
 from pgtask.web.body import read_json
@@ -19,8 +20,9 @@ PAST = {"retry": "retried", "cancel": "cancelled"}
 
 
 def task_json(row: Row) -> Row:
-    """A task as the API shows it: all_tasks' columns, with task_type named `type`."""
-    out = dict(row)
+    """A task as the API shows it: all_tasks' columns, with task_type named `type`, and its
+    URLs (its own target_url, its follow-ups') redacted: stored whole, never shown so."""
+    out = redact_row(row)
     out["type"] = out.pop("task_type")
     return out
 
