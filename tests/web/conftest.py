@@ -19,8 +19,10 @@ from pgtask.web.auth import AuthConfig, basic, token
 from tests.ops.conftest import run_cli  # noqa: F401  (the CLI runner fixture)
 
 ADMIN_TOKEN, READ_TOKEN = "admin-secret-token", "read-secret-token"
+ALICE_PW, BOB_PW = "wonder:land-of-tea", "builder-of-things"  # 12+ characters (auth.py)
 AUTH = AuthConfig((token("admin", ADMIN_TOKEN), token("read", READ_TOKEN),
-                   basic("alice", "wonder:land", "admin"), basic("bob", "builder", "read")))
+                   basic("alice", ALICE_PW, "admin"), basic("bob", BOB_PW, "read")))
+LOOPBACK = "http://localhost"  # without auth the app answers only to loopback names
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -35,7 +37,8 @@ def basic_header(user: str, password: str) -> dict[str, str]:
 @pytest.fixture
 def client(dsn: str) -> Iterator[TestClient]:
     """The app without authentication (as on loopback), like curl: no cookies kept."""
-    with TestClient(create_app(dsn, auth=AuthConfig(), refresh_seconds=0.2)) as c:
+    with TestClient(create_app(dsn, auth=AuthConfig(), refresh_seconds=0.2),
+                    base_url=LOOPBACK) as c:
         yield c
 
 

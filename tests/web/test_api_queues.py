@@ -8,7 +8,7 @@ from starlette.routing import Mount
 from pgtask.web import create_app
 from pgtask.web.auth import AuthConfig
 
-from .conftest import TestClient, make
+from .conftest import LOOPBACK, TestClient, make
 
 
 def test_queues_show_policy_and_live_counts(client, db):
@@ -79,7 +79,7 @@ def test_healthz_ok(client):
 
 
 def test_healthz_unmigrated_database_is_503(empty_dsn):
-    with TestClient(create_app(empty_dsn, auth=AuthConfig())) as c:
+    with TestClient(create_app(empty_dsn, auth=AuthConfig()), base_url=LOOPBACK) as c:
         r = c.get("/healthz")
     assert r.status_code == 503 and r.json()["schema"] == "unmigrated"
 
@@ -87,7 +87,7 @@ def test_healthz_unmigrated_database_is_503(empty_dsn):
 def test_healthz_unreachable_database_is_503():
     app = create_app("host=127.0.0.1 port=1 user=nobody password=hunter2 dbname=x",
                      auth=AuthConfig(), db_timeout=1.0)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOOPBACK) as c:
         r = c.get("/healthz")
         assert r.status_code == 503 and r.json()["database"] == "unreachable"
         assert "hunter2" not in r.text
@@ -113,7 +113,7 @@ def test_mounted_under_a_prefix(dsn, db):
 
     make(db, "dead")
     parent = Starlette(routes=[Mount("/pgtask", create_app(dsn, auth=AuthConfig()))])
-    with TestClient(parent) as c:
+    with TestClient(parent, base_url=LOOPBACK) as c:
         assert c.get("/pgtask/api/tasks").json()["tasks"]
         page = c.get("/pgtask/")
         assert page.status_code == 200

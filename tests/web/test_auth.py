@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -9,20 +10,22 @@ import pytest
 from pgtask.errors import ConfigError
 from pgtask.web import auth
 
-from .conftest import ADMIN_TOKEN, AUTH, READ_TOKEN, basic_header, bearer, make
+from .conftest import ADMIN_TOKEN, ALICE_PW, AUTH, BOB_PW, READ_TOKEN, basic_header, bearer, make
+
+T1, T2 = "T1-sixteen-chars", "T2-sixteen-chars"
 
 # --- pure -------------------------------------------------------------------------------
 
 def test_load_from_env_and_file(tmp_path):
     path = tmp_path / "auth"
-    path.write_text("# comment\n\ntoken read FILETOKEN\nbasic admin carol p:w\n")
-    config = auth.load({"PGTASK_WEB_TOKENS": "admin:T1, read:T2",
-                        "PGTASK_WEB_BASIC": "alice:pa:ss:admin"}, file=str(path))
+    path.write_text("# comment\n\ntoken read FILETOKEN-16-chars\nbasic admin carol p:w-12-chars\n")
+    config = auth.load({"PGTASK_WEB_TOKENS": f"admin:{T1}, read:{T2}",
+                        "PGTASK_WEB_BASIC": "alice:pa:ss-12-chars:admin"}, file=str(path))
     assert [(c.kind, c.role, c.name) for c in config.credentials] == [
         ("token", "admin", ""), ("token", "read", ""), ("basic", "admin", "alice"),
         ("token", "read", ""), ("basic", "admin", "carol")]
-    assert auth.authenticate(config, "Bearer T1") == ("admin", "bearer")
-    assert auth.authenticate(config, "Bearer FILETOKEN") == ("read", "bearer")
+    assert auth.authenticate(config, f"Bearer {T1}") == ("admin", "bearer")
+    assert auth.authenticate(config, "Bearer FILETOKEN-16-chars") == ("read", "bearer")
     assert auth.load({}).enabled is False
 
 
@@ -31,7 +34,7 @@ def test_load_from_env_and_file(tmp_path):
     ({"PGTASK_WEB_TOKENS": "root:abc"}, "role must be"),
     ({"PGTASK_WEB_TOKENS": "admin:"}, "empty"),
     ({"PGTASK_WEB_BASIC": "alice:pw"}, "user:password:role"),
-    ({"PGTASK_WEB_BASIC": "alice:pw:root"}, "role must be"),
+    ({"PGTASK_WEB_BASIC": "alice:pw-abc-12-chars:root"}, "role must be"),
     ({"PGTASK_WEB_BASIC": ":pw:admin"}, "user:password:role"),
     ({"PGTASK_WEB_AUTH_FILE": "/nonexistent/pgtask-auth"}, "cannot read"),
 ])
@@ -43,14 +46,14 @@ def test_bad_credentials_config_is_refused_without_echoing_secrets(env, text):
 
 
 def test_credentials_never_show_their_secret():
-    config = auth.load({"PGTASK_WEB_TOKENS": "admin:SUPERSECRET",
-                        "PGTASK_WEB_BASIC": "u:SUPERSECRET2:read"})
+    config = auth.load({"PGTASK_WEB_TOKENS": "admin:SUPERSECRET-16-chars",
+                        "PGTASK_WEB_BASIC": "u:SUPERSECRET2-12:read"})
     assert "SUPERSECRET" not in repr(config)
 
 
 @pytest.mark.parametrize("header, expected", [
     (None, (None, None)), ("Bearer nope", (None, "bearer")), ("Basic !!!", (None, "basic")),
-    ("Basic " + "Ym9iOmJ1aWxkZXI=", ("read", "basic")),  # bob:builder
+    ("Basic " + base64.b64encode(f"bob:{BOB_PW}".encode()).decode(), ("read", "basic")),
     ("Token x", (None, None)),
 ])
 def test_authenticate(header, expected):
@@ -82,7 +85,7 @@ def test_reads_need_a_credential(secured, path):
     assert r.json()["error"]["code"] == "unauthorized"
     assert "Bearer" in r.headers["www-authenticate"] and "Basic" in r.headers["www-authenticate"]
     assert secured.get(path, headers=bearer(READ_TOKEN)).status_code in (200, 404)
-    assert secured.get(path, headers=basic_header("bob", "builder")).status_code in (200, 404)
+    assert secured.get(path, headers=basic_header("bob", BOB_PW)).status_code in (200, 404)
 
 
 def test_wrong_credentials_are_401(secured):
@@ -99,7 +102,7 @@ def test_healthz_and_static_are_public(secured):
 
 def test_mutations_need_admin(secured, db):
     dead = make(db, "dead")
-    for headers in (bearer(READ_TOKEN), basic_header("bob", "builder")):
+    for headers in (bearer(READ_TOKEN), basic_header("bob", BOB_PW)):
         assert secured.post("/api/tasks", json={"type": "t.x"}, headers=headers).status_code == 403
         assert secured.post(f"/api/tasks/{dead}/retry", headers=headers).status_code == 403
         assert secured.patch("/api/queues/default", json={"paused": True},
@@ -107,13 +110,13 @@ def test_mutations_need_admin(secured, db):
     assert secured.post("/api/tasks", json={"type": "t.x"},
                         headers=bearer(ADMIN_TOKEN)).status_code == 201
     assert secured.post(f"/api/tasks/{dead}/retry",
-                        headers=basic_header("alice", "wonder:land")).status_code == 200
+                        headers=basic_header("alice", ALICE_PW)).status_code == 200
 
 
 def test_basic_auth_from_a_browser_needs_the_csrf_token(secured, db):
     """Basic credentials are ambient in a browser: a cross-site form could use them."""
     dead = make(db, "dead")
-    alice = basic_header("alice", "wonder:land")
+    alice = basic_header("alice", ALICE_PW)
     page = secured.get("/", headers=alice)
     token = page.cookies["pgtask_csrf"]
     assert f'content="{token}"' in page.text

@@ -9,6 +9,7 @@ import click
 
 from pgtask.cli.common import dsn_option
 from pgtask.config import redact_dsn, resolve_dsn
+from pgtask.durations import parse_duration
 from pgtask.store.base import Capability, require
 from pgtask.store.operators import open_operator
 
@@ -42,11 +43,28 @@ def bind_refusal(host: str, auth_enabled: bool, insecure: bool) -> str | None:
               help="Credentials file: lines 'token ROLE TOKEN' or 'basic ROLE USER PASSWORD'.")
 @click.option("--insecure", is_flag=True,
               help="Allow a non-loopback address without authentication.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A Host name (or *.domain) to answer besides localhost and the --host "
+                   "address (repeatable; '*': any). Without auth every other name is "
+                   "refused (DNS rebinding); with auth, giving names restricts to them.")
+@click.option("--session-ttl", default="12h", show_default=True,
+              help="How long a dashboard sign-in lasts (from sign-in, whatever the activity).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(host: str, port: int, dsn: str | None, auth_file: str | None, insecure: bool,
-          log_level: str) -> None:
-    """Serve the HTTP API, the web dashboard and Prometheus /metrics."""
+          allowed_hosts: tuple[str, ...], session_ttl: str, log_level: str) -> None:
+    """Serve the HTTP API, the web dashboard and Prometheus /metrics.
+
+    Credentials (PGTASK_WEB_TOKENS, PGTASK_WEB_BASIC, --auth-file): tokens of at least 16
+    characters, passwords of at least 12. Make a token with:
+
+    \b
+        python -c 'import secrets; print(secrets.token_urlsafe(32))'
+
+    Five wrong credentials from one client address within 5 minutes lock it out for 5
+    minutes (429, even with a right one). Dashboard sessions live in this process: a
+    restart signs everyone out.
+    """
     try:
         import uvicorn
 
@@ -57,6 +75,12 @@ def serve(host: str, port: int, dsn: str | None, auth_file: str | None, insecure
             f"pgtask serve needs the web extra: pip install 'pgtask[web]' ({exc.name} is missing)"
         ) from None
     auth = load(file=auth_file)
+    try:
+        ttl = parse_duration(session_ttl).total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--session-ttl") from None
+    if ttl <= 0:
+        raise click.BadParameter("must be positive", param_hint="--session-ttl")
     refusal = bind_refusal(host, auth.enabled, insecure)
     if refusal:
         raise click.UsageError(refusal)
@@ -69,8 +93,9 @@ def serve(host: str, port: int, dsn: str | None, auth_file: str | None, insecure
                         format="%(asctime)s %(levelname)-7s %(name)s %(message)s")
     log.info("serving %s on http://%s:%d (auth: %s)", redact_dsn(url), host, port,
              "on" if auth.enabled else "off")
-    uvicorn.run(create_app(url, auth=auth), host=host, port=port, log_level=log_level,
-                server_header=False)
+    app = create_app(url, auth=auth, allowed_hosts=allowed_hosts, bound=host,
+                     session_ttl=ttl)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
 
 
 def register(group: click.Group) -> None:

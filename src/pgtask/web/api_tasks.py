@@ -88,7 +88,8 @@ async def _transition(request: Request, verb: str, allowed_from: str) -> Json:
     task_id = validation.task_id(request.path_params["id"])
     reason = CANCEL_REASON
     if verb == "cancel":
-        body = await read_json(request, 4096, optional=True)
+        # A 1,000-character reason can take 12 bytes a character as JSON escapes.
+        body = await read_json(request, 16 * 1024, optional=True)
         validation.refuse_unknown(body, ("reason",))
         reason = validation.text_field(body, "reason", 1000) or CANCEL_REASON
     done, task = await state_of(request).db.run(_act, verb, task_id, reason)

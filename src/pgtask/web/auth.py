@@ -10,6 +10,11 @@ decisions about a request (which role it has, whether a mutation is CSRF-safe).
 Role "read" may look; "admin" may also change things (enqueue, retry, cancel, queues).
 Secrets are kept only as SHA-256 digests and compared in constant time; no error message
 or repr ever contains one.
+
+Minimum lengths: a token is made by a program, so it costs nothing to make it long: 16
+characters (96 bits from token_urlsafe) put guessing out of reach even without the
+failed-login limit (limiter.py). A password is typed by people: 12 characters, with the
+limit of 5 guesses per 5 minutes per client, is far beyond what online guessing can cover.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ ROLES = ("read", "admin")
 TOKENS_ENV, BASIC_ENV, FILE_ENV = "PGTASK_WEB_TOKENS", "PGTASK_WEB_BASIC", "PGTASK_WEB_AUTH_FILE"
 SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "pgtask_session", "pgtask_csrf", "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MIN_TOKEN_CHARS, MIN_PASSWORD_CHARS = 16, 12
+MAKE_ONE = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 def _digest(secret: str) -> bytes:
@@ -66,15 +73,23 @@ def _role(role: str, where: str) -> str:
 
 
 def token(role: str, secret: str, where: str = "token") -> Credential:
+    role = _role(role, where)
     if not secret:
-        raise ConfigError(f"{where}: the token is empty")
-    return Credential("token", _role(role, where), _digest(secret))
+        raise ConfigError(f"{where}: the token is empty ({MAKE_ONE})")
+    if len(secret) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"{where}: the token is shorter than {MIN_TOKEN_CHARS} characters "
+                          f"({MAKE_ONE})")
+    return Credential("token", role, _digest(secret))
 
 
 def basic(user: str, password: str, role: str, where: str = "basic") -> Credential:
     if not user or not password or ":" in user:
         raise ConfigError(f"{where}: give user:password:role (the user may not contain ':')")
-    return Credential("basic", _role(role, where), _digest(f"{user}:{password}"), user)
+    role = _role(role, where)
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ConfigError(f"{where}: the password of {user!r} is shorter than "
+                          f"{MIN_PASSWORD_CHARS} characters ({MAKE_ONE})")
+    return Credential("basic", role, _digest(f"{user}:{password}"), user)
 
 
 def parse_tokens(text: str, where: str = TOKENS_ENV) -> list[Credential]:
@@ -136,9 +151,14 @@ def _match(config: AuthConfig, kind: str, secret: str) -> str | None:
     return found
 
 
-def authenticate(config: AuthConfig, authorization: str | None,
-                 session: str | None = None) -> tuple[str | None, str | None]:
-    """(role, how) for a request: how is 'bearer', 'basic' or 'cookie'; (None, None) if none.
+def token_role(config: AuthConfig, secret: str) -> str | None:
+    """The role of a token (the sign-in form's), or None."""
+    return _match(config, "token", secret) if secret else None
+
+
+def authenticate(config: AuthConfig, authorization: str | None) -> tuple[str | None, str | None]:
+    """(role, how) for a request's Authorization header: how is 'bearer' or 'basic';
+    (None, None) without one. Session cookies are the guard's (sessions.py).
 
     With no credentials configured every request is admin ('open').
     """
@@ -153,8 +173,6 @@ def authenticate(config: AuthConfig, authorization: str | None,
         except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             return None, "basic"
         return _match(config, "basic", pair), "basic"
-    if session:
-        return _match(config, "token", session), "cookie"
     return None, None
 
 

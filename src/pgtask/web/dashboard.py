@@ -49,6 +49,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
     html = env.get_template(template).render(
         base=base_path(request), csrf=csrf, role=request.scope.get("pgtask_role"),
+        session=request.scope.get("pgtask_how") == "cookie",
         refresh_ms=int(state_of(request).refresh_seconds * 1000),
         stale_after=STALE_WORKER_SECONDS, states=[s.value for s in TaskState], **context)
     response = HTMLResponse(html, status_code=status)

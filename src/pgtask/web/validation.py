@@ -90,6 +90,8 @@ def integer_field(body: Mapping[str, Any], name: str, low: int, high: int) -> in
     value = body.get(name)
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():  # JSON has one number type: 3.0 is 3
+        value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise bad_request(f"{name} must be an integer from {low} to {high}", name)
     return value

@@ -4,7 +4,7 @@ The database-derived metrics of `pgtask serve` (/metrics) describe the queues; t
 describe one worker process: what it claimed and finished, how long handlers ran, what it
 holds now. The runner reports through three hooks, each a few dict lookups:
 
-    metrics = start_worker_metrics(9108)              # serves http://0.0.0.0:9108/metrics
+    metrics = start_worker_metrics(9108)              # serves http://127.0.0.1:9108/metrics
     worker = Worker(dsn, registry, config, metrics=metrics)   # it tracks worker.in_flight
     metrics.observe_claim(queue, pickup_seconds)      # per claimed task (claim - run_at)
     metrics.observe_outcome(queue, task_type, kind, seconds)
@@ -12,15 +12,33 @@ holds now. The runner reports through three hooks, each a few dict lookups:
 
 Only prometheus_client is needed (no starlette). With --processes N every child needs its
 own port (e.g. port + child index): prometheus_client's default registry is per process.
+
+The same rule as `pgtask serve`: on a loopback address anyone on the host may read; on any
+other address a bearer token is required (PGTASK_METRICS_TOKEN, at least 16 characters;
+Prometheus: `authorization: {credentials: ...}`) and the worker refuses to start without
+one. With a token set, it is required on loopback too.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import start_http_server
+from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 
+from pgtask.errors import ConfigError
+
+TOKEN_ENV, MIN_TOKEN_CHARS = "PGTASK_METRICS_TOKEN", 16
+MAKE_ONE = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
           300.0, 1800.0)
 
@@ -70,12 +88,74 @@ class WorkerMetrics:
             self.server.server_close()
 
 
-def start_worker_metrics(port: int, worker: HasInFlight | None = None, *, addr: str = "0.0.0.0",
-                         registry: CollectorRegistry = REGISTRY) -> WorkerMetrics:
+def is_loopback(addr: str) -> bool:
+    if addr.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(addr.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def metrics_token(addr: str, token: str | None) -> str | None:
+    """The token the endpoint on `addr` requires (None: none); ConfigError when `addr` is
+    not loopback and there is no token, or the token is too short."""
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"{TOKEN_ENV} is shorter than {MIN_TOKEN_CHARS} characters ({MAKE_ONE})")
+    if not token and not is_loopback(addr):
+        raise ConfigError(f"refusing to serve worker metrics on {addr} without authentication: "
+                          f"set {TOKEN_ENV} (scrape with Authorization: Bearer <token>; "
+                          f"{MAKE_ONE}), or use --metrics-addr 127.0.0.1")
+    return token or None
+
+
+def bearer_only(app: WsgiApp, token: str) -> WsgiApp:
+    """`app` behind `Authorization: Bearer <token>` (compared in constant time)."""
+    expected = hashlib.sha256(token.encode()).digest()
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        sent = hashlib.sha256(value.strip().encode("utf-8", "surrogateescape")).digest()
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent, expected):
+            return app(environ, start_response)
+        start_response("401 Unauthorized", [("Content-Type", "text/plain; charset=utf-8"),
+                                            ("WWW-Authenticate", 'Bearer realm="pgtask"')])
+        return [b"authentication required: Authorization: Bearer <PGTASK_METRICS_TOKEN>\n"]
+
+    return guarded
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+        """Scrapes are not worth a log line each."""
+
+
+def _serve(app: WsgiApp, addr: str, port: int) -> Any:
+    """prometheus_client's start_wsgi_server with our own app: a daemon-threaded server."""
+    family, _, _, _, sockaddr = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM,
+                                                   flags=socket.AI_PASSIVE)[0]
+
+    class Server(ThreadingWSGIServer):
+        address_family = family
+
+    server = make_server(str(sockaddr[0]), port, app, Server, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True,
+                     name="pgtask-worker-metrics").start()
+    return server
+
+
+def start_worker_metrics(port: int, worker: HasInFlight | None = None, *,
+                         addr: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY,
+                         token: str | None = None) -> WorkerMetrics:
     """Serve `registry` (with the worker metrics added) on http://addr:port/metrics from a
-    daemon thread, and return the hooks. Port 0 picks a free port (metrics.port)."""
+    daemon thread, and return the hooks. Port 0 picks a free port (metrics.port).
+
+    `token` (default: $PGTASK_METRICS_TOKEN): required as a bearer token; without one a
+    non-loopback `addr` is refused (ConfigError) before anything is bound."""
+    token = metrics_token(addr, (os.environ.get(TOKEN_ENV) or None) if token is None else token)
     metrics = WorkerMetrics(registry, worker)
-    server, _thread = start_http_server(port, addr=addr, registry=registry)
+    app: WsgiApp = make_wsgi_app(registry)
+    server = _serve(bearer_only(app, token) if token else app, addr, port)
     metrics.server = server
     metrics.port = server.server_address[1]
     return metrics
