@@ -20,7 +20,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from pgtask.errors import DatabaseUnavailable
-from pgtask.models import ClaimedTask, Outcome, WorkerInfo
+from pgtask.models import ClaimedTask, Outcome, WorkerInfo, undecodable
 from pgtask.registry import Registry
 from pgtask.retry import reconnect_delay
 from pgtask.store import make_store
@@ -33,6 +33,7 @@ from pgtask.worker.listener import CANCEL_CHANNEL, TASKS_CHANNEL, Listener
 from pgtask.worker.outcomes import OutcomeBuffer
 from pgtask.worker.runs import Run, Runs, StopReason
 from pgtask.worker.scheduler import SchedulerService
+from pgtask.worker.scrub import ScrubFilter, worker_secrets
 from pgtask.worker.service import Background, Service, wait_for_either, wait_or_stop, within
 from pgtask.worker.settings import WorkerConfig as WorkerConfig  # where the API finds it
 from pgtask.worker.upkeep import Heartbeat, Maintenance
@@ -76,8 +77,11 @@ class Worker:
         self._beat_now = asyncio.Event()
         self._background = Background(failed=self.stop)
         self._wakeup = Wakeup(self.store, self.id, self._notify, self.config.poll_interval)
+        self._scrub = worker_secrets(dsn, targets)
+        self._log_filter = ScrubFilter(self._scrub)
         self._buffer = OutcomeBuffer(self.store, self._wakeup.set, self.config.poll_interval,
-                                     self.config.flush_delay)
+                                     self.config.flush_delay,
+                                     scrub=self._scrub if self._scrub else None)
         self._heartbeat = Heartbeat(self.store, self.id, self.config.heartbeat_interval,
                                     self._runs, self._lease_gone, self._beat_now,
                                     self._register)
@@ -89,6 +93,13 @@ class Worker:
         if not self.registry.tasks and self.targets is None:
             raise ValueError("this worker has no task handlers: pass --handlers MODULE "
                              "(or serve HTTP targets)")
+        self._log_filter.install()  # before anything logs: a driver error may quote the DSN
+        try:
+            await self._run()
+        finally:
+            self._log_filter.remove()
+
+    async def _run(self) -> None:
         await preflight(self.dsn)  # one line that says what to fix, before anything starts
         await self.store.open()
         self._loop = asyncio.get_running_loop()
@@ -106,7 +117,7 @@ class Worker:
             await self._shut_down()
         if self._background.broken is not None:
             name, error = self._background.broken
-            raise RuntimeError(f"worker service {name} failed: {error}") from error
+            raise RuntimeError(self._scrub(f"worker service {name} failed: {error}")) from error
 
     async def _register(self) -> None:
         await self.store.register_worker(self._info())
@@ -225,7 +236,13 @@ class Worker:
         try:
             for earlier in stale:  # never two handlers of one task at once in this process
                 await earlier.ended.wait()
-            if self.targets is not None and self.targets.serves(claimed):
+            if (problem := undecodable(claimed)) is not None:
+                # Loaded as RawJson (store/postgres/decode.py): no handler or target can
+                # be given it, and every retry would find the same text. Dead at once.
+                log.warning("task %s (%s): %s; failed for good", claimed.id,
+                            claimed.task_type, problem)
+                outcome = Outcome(claimed.id, claimed.lease_token, "dead", error=problem)
+            elif self.targets is not None and self.targets.serves(claimed):
                 outcome = await self.targets.run(claimed)
             else:
                 outcome = await self._executor.run(claimed, run.ctx)

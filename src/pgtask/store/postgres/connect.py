@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from pgtask.store.postgres import decode
 from pgtask.store.postgres.errors import translated
 from pgtask.store.postgres.pool import network
 
@@ -19,8 +20,10 @@ Session = psycopg.AsyncConnection[tuple[Any, ...]]
 
 
 async def connect(dsn: str) -> Session:
-    return await psycopg.AsyncConnection.connect(dsn, autocommit=True,
+    conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True,
                                                  **network(connect_timeout=10))
+    decode.register(conn)  # no stored value can fail a fetch (decode.py)
+    return conn
 
 
 @asynccontextmanager

@@ -31,6 +31,16 @@ NOW = "coalesce(%(now)s::timestamptz, pg_catalog.now())"
 # refresh (its finished_at is its transaction's start) is still read by the next one.
 UNTIL = f"({NOW} - interval '1 second')"
 
+
+
+def finite(expression: str) -> str:
+    """`expression` (a timestamptz) within Python's years 1-9999, as decode.py loads it: a
+    stored run_at may be ±infinity or BC (an old row, or one the owner wrote), and Postgres
+    refuses to subtract an infinite timestamp, which would fail the whole query."""
+    return (f"least(greatest({expression}, '0001-01-01 00:00:00+00'::timestamptz), "
+            f"'9999-12-31 23:59:59.999999+00'::timestamptz)")
+
+
 SNAPSHOT_TRANSACTION = ("set transaction isolation level repeatable read, read only",
                         "set local jit = off")
 
@@ -66,7 +76,7 @@ dead as (
 select q.name, q.paused, q.concurrency_limit, q.rate_limit, q.rate_burst, q.target_url,
        coalesce(h.queued, 0) as queued, coalesce(h.scheduled, 0) as scheduled,
        coalesce(h.running, 0) as running,
-       extract(epoch from {NOW} - h.oldest_ready)::float8 as lag,
+       extract(epoch from {NOW} - {finite('h.oldest_ready')})::float8 as lag,
        coalesce(r.failed_10s, 0) as failed_10s, coalesce(r.failed_1m, 0) as failed_1m,
        coalesce(r.failed_5m, 0) as failed_5m, coalesce(d.dead_1h, 0) as dead_1h
   from pgtask.queues q
@@ -98,11 +108,11 @@ select 'failed', r.queue, floor(extract(epoch from e.at))::float8, count(*), nul
  group by r.queue, 3
 union all
 select 'pickup', r.queue, extract(epoch from r.attempted_at)::float8, 1,
-       extract(epoch from r.attempted_at - r.run_at)::float8
+       extract(epoch from r.attempted_at - {finite('r.run_at')})::float8
   from recent r where r.attempted_at > {UNTIL} - interval '1 minute'
 union all
 select 'running', t.queue, extract(epoch from t.attempted_at)::float8, 1,
-       extract(epoch from t.attempted_at - t.run_at)::float8
+       extract(epoch from t.attempted_at - {finite('t.run_at')})::float8
   from pgtask.tasks t
  where t.state = 'running' and t.attempted_at > {UNTIL} - interval '1 minute'
    and t.attempted_at <= {UNTIL}

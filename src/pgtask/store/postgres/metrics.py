@@ -26,7 +26,7 @@ import psycopg
 from psycopg.rows import DictRow
 
 from pgtask.store.postgres.browse import Connection
-from pgtask.store.postgres.inspect import read_snapshot
+from pgtask.store.postgres.inspect import finite, read_snapshot
 
 UNTIL = "(pg_catalog.now() - interval '1 second')"
 
@@ -58,7 +58,7 @@ select f.queue, f.task_type, count(*) as n
 # at or above the last bound: index i is Prometheus bucket le=bounds[i+1] (i = n: +Inf).
 DURATIONS = f"""
 with done as materialized (
-  select queue, extract(epoch from attempted_at - run_at)::float8 as pickup,
+  select queue, extract(epoch from attempted_at - {finite('run_at')})::float8 as pickup,
          extract(epoch from finished_at - attempted_at)::float8 as run
     from pgtask.task_history
    where finished_at > %(since)s and finished_at <= {UNTIL} and attempted_at is not null

@@ -7,6 +7,8 @@ from typing import Any, TypedDict
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
+from pgtask.store.postgres import decode
+
 Row = tuple[Any, ...]
 Connection = AsyncConnection[Row]
 Pool = AsyncConnectionPool[Connection]
@@ -31,12 +33,17 @@ def network(connect_timeout: int = 5) -> Network:
                    keepalives_interval=2, keepalives_count=3, tcp_user_timeout=10_000)
 
 
+async def configure(conn: Connection) -> None:
+    """Every new pooled connection: loaders that never raise on a stored value (decode.py)."""
+    decode.register(conn)
+
+
 def make_pool(dsn: str, max_size: int) -> Pool:
     """Autocommit connections, opened by the store (open=False). A short checkout timeout:
     while the server is away, calls fail within seconds (and the runner backs off and
     retries) instead of queueing behind the pool."""
     return AsyncConnectionPool(dsn, min_size=1, max_size=max_size, open=False, timeout=5.0,
-                               kwargs={"autocommit": True, **network()})
+                               kwargs={"autocommit": True, **network()}, configure=configure)
 
 
 async def scalar(cur: AsyncCursor[Row]) -> Any:

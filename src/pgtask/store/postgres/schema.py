@@ -15,6 +15,7 @@ from psycopg.rows import DictRow, dict_row
 
 from pgtask.config import redact_dsn
 from pgtask.errors import ConfigError, SchemaError
+from pgtask.store.postgres import decode
 from pgtask.store.postgres.errors import translated
 
 HAS_VERSION_TABLE = "select to_regclass('pgtask.alembic_version') is not null as present"
@@ -94,11 +95,13 @@ def check_revision(found: str | None, dsn: str) -> None:
 def connect(dsn: str, *, autocommit: bool = True, timeout: float = 10) -> Connection:
     """A dict-row connection, or ConfigError naming the (redacted) DSN and the reason."""
     try:
-        return psycopg.Connection.connect(dsn, autocommit=autocommit,
+        conn = psycopg.Connection.connect(dsn, autocommit=autocommit,
                                           connect_timeout=int(timeout), row_factory=dict_row)
     except psycopg.Error as exc:
         reason = connect_reason(exc, dsn)
         raise ConfigError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
+    decode.register(conn)  # no stored value can fail a fetch (decode.py)
+    return conn
 
 
 def revision(conn: psycopg.Connection[Any]) -> str | None:

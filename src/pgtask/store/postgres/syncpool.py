@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from pgtask.models import Backend, EnqueueRequest
 from pgtask.store.base import CAPABILITIES, Browser, BrowserPool, Capability, Row, require, served
 from pgtask.store.operators import ConnectionOperator
-from pgtask.store.postgres import browse, metrics
+from pgtask.store.postgres import browse, decode, metrics
 from pgtask.store.postgres.browse import Connection
 from pgtask.store.postgres.errors import translated
 from pgtask.store.postgres.operator import QUERIES
@@ -92,7 +92,8 @@ class PostgresBrowserPool:
                 self._pool = ConnectionPool(
                     self.dsn, min_size=1, max_size=self._max_size, open=False,
                     name="pgtask-web", timeout=self._timeout,
-                    kwargs={"autocommit": True, "row_factory": dict_row, **network()})
+                    kwargs={"autocommit": True, "row_factory": dict_row, **network()},
+                    configure=decode.register)
                 self._pool.open(wait=False)
             return self._pool
 

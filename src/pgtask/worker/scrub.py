@@ -1,0 +1,95 @@
+"""The worker keeps its own secrets out of what it stores and logs.
+
+A handler's exception text can carry the worker's DSN password (a driver error that quotes
+its connection string), an Authorization header value of an HTTP target or a signing key;
+stored as the task's error it is shown by every face, to everyone who may read tasks. The
+worker collects its secrets at start (worker_secrets) and scrubs every error text and task
+log line before the outcome buffer takes it, and every record its own loggers emit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import quote, quote_plus
+
+from pgtask.store.credentials import dsn_secrets
+
+if TYPE_CHECKING:
+    from pgtask.worker.http.targets import HttpTargets
+
+REDACTED = "[redacted]"
+MIN_SECRET = 4  # shorter "secrets" would shred ordinary text, and protect nothing anyway
+# The worker's loggers whose records are scrubbed (a filter acts on its own logger only).
+LOGGERS = ("pgtask.worker", "pgtask.worker.http", "pgtask.worker.listener", "pgtask.task",
+           "pgtask.scheduler")
+
+
+def forms(secret: str) -> set[str]:
+    """The ways a secret shows in text: as is, URL-encoded (both ways), JSON-escaped, and
+    quoted as in a key=value DSN."""
+    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
+            json.dumps(secret)[1:-1], secret.replace("\\", "\\\\").replace("'", "\\'")}
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every form of every secret of MIN_SECRET or more characters replaced by
+    REDACTED, longest first (a secret that contains another is replaced whole)."""
+    found = {form for secret in secrets if len(secret) >= MIN_SECRET for form in forms(secret)}
+    for form in sorted(found, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text
+
+
+class Scrub:
+    """scrub() over a fixed set of secrets, as a callable (a no-op without any)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self.secrets = tuple(sorted({s for s in secrets if len(s) >= MIN_SECRET}))
+
+    def __call__(self, text: str) -> str:
+        return scrub(text, self.secrets) if self.secrets and text else text
+
+    def __bool__(self) -> bool:
+        return bool(self.secrets)
+
+
+def worker_secrets(dsn: str, targets: HttpTargets | None = None,
+                   env: Mapping[str, str] | None = None) -> Scrub:
+    """Everything this worker must never store or log: the DSN's password (and the
+    drivers' password variables), the HTTP targets' header values and signing keys."""
+    found = dsn_secrets(dsn, os.environ if env is None else env)
+    if targets is not None:
+        found += targets.dispatcher.config.secret_values()
+    return Scrub(found)
+
+
+class ScrubFilter(logging.Filter):
+    """A logging filter that scrubs a record's message and traceback in place."""
+
+    def __init__(self, scrubber: Scrub) -> None:
+        super().__init__()
+        self._scrub = scrubber
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self._scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._scrub(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = self._scrub(record.exc_text)
+        return True
+
+    def install(self) -> None:
+        for name in LOGGERS:
+            logging.getLogger(name).addFilter(self)
+
+    def remove(self) -> None:
+        for name in LOGGERS:
+            logging.getLogger(name).removeFilter(self)
