@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import socket
 import subprocess
@@ -56,10 +57,12 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 async def run(port: int, tasks: int, concurrency: int) -> tuple[float, float]:
     """(dispatches per second, CPU seconds of this process per dispatch)."""
     config = HttpConfig(secrets=(SigningSecret.parse(new_secret()),),
-                        max_connections=concurrency)
+                        max_connections=concurrency,
+                        allow_cidrs=(ipaddress.ip_network("127.0.0.1/32"),))  # the no-op server
     policy = QueuePolicy("bench", target_url=f"http://127.0.0.1:{port}/task")
     now = datetime.now(UTC)
     dispatcher = HttpDispatcher(config)
+    dispatcher.use_database_id("bench")
     await dispatcher.open()
     failures: list[str] = []
 

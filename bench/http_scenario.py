@@ -58,7 +58,8 @@ def http_once(server: measure.Server, template: str, target: str, cfg: Config, n
             argv = [os.path.join(BIN, "pgtask"), "worker", "--dsn", dsn,
                     "--queue", "hooks", "--processes", str(cfg.processes),
                     "--log-level", "warning", *cfg.args]
-            procs = [measure.start(argv, {"PGTASK_HTTP_SECRETS": SECRET},
+            procs = [measure.start(argv, {"PGTASK_HTTP_SECRETS": SECRET,
+                                    "PGTASK_HTTP_ALLOW_CIDR": "127.0.0.1/32"},
                                    f"bench_http-{cfg.processes}p")]
             measure.wait_backends(monitor, 2 * cfg.processes, procs)
             monitor.execute(ENQUEUE, (n, n))

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pgtask.errors import PgTaskError
 
 SECRET_PREFIX = "whsec_"
+KEY_BYTES = (24, 64)  # the key sizes Standard Webhooks allows
 DEFAULT_TOLERANCE = 300.0  # seconds a timestamp may be off, either way
 
 
@@ -37,8 +38,11 @@ class SigningSecret:
     __slots__ = ("key",)
 
     def __init__(self, key: bytes) -> None:
-        if len(key) < 16:
-            raise ValueError("a webhook secret must hold at least 16 bytes of key")
+        low, high = KEY_BYTES
+        if not low <= len(key) <= high:
+            raise ValueError(
+                f"a webhook secret must hold {low} to {high} bytes of key, this one holds "
+                f"{len(key)}; make one with: python -c 'import pgtask; print(pgtask.new_secret())'")
         self.key = key
 
     @classmethod

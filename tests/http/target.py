@@ -33,7 +33,8 @@ class Reply:
 
 
 class TargetServer:
-    def __init__(self) -> None:
+    def __init__(self, **tls: str) -> None:
+        """`tls`: uvicorn's ssl_certfile and ssl_keyfile, to serve HTTPS."""
         self.requests: list[Seen] = []
         self.responder: Callable[[Seen], Reply] = lambda seen: Reply()
         self.in_flight = 0
@@ -41,7 +42,7 @@ class TargetServer:
         self._lock = threading.Lock()
         config = uvicorn.Config(self._app, host="127.0.0.1", port=0, log_level="warning",
                                 lifespan="off", access_log=False, interface="asgi3",
-                                timeout_graceful_shutdown=1)
+                                timeout_graceful_shutdown=1, **tls)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

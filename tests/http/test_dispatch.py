@@ -12,11 +12,20 @@ from email.utils import format_datetime
 
 import pgtask
 from pgtask.models import QueuePolicy
-from pgtask.worker.http import HttpDispatcher
 from pgtask.worker.http.policy import parse_prefix
+from pgtask.worker.http.request import webhook_id
 from pgtask.worker.http.throttle import AimdSettings
 
-from .helpers import OLD_SECRET, SECRET, TOKEN, dispatch, make_config, make_task
+from .helpers import (
+    DATABASE_ID,
+    OLD_SECRET,
+    SECRET,
+    TOKEN,
+    dispatch,
+    make_config,
+    make_dispatcher,
+    make_task,
+)
 from .target import Reply
 
 
@@ -41,7 +50,7 @@ def test_success_stores_the_body_and_sends_a_verifiable_request(target):
     assert (h["pgtask-retry-count"], h["pgtask-execution-count"]) == ("0", "0")
     assert h["pgtask-eta"] == "2024-05-01T12:00:00+00:00" and h["idempotency-key"] == "order-42"
     assert "pgtask-previous-response" not in h
-    assert pgtask.verify_signature(seen.body, h, SECRET) == "task_7"
+    assert pgtask.verify_signature(seen.body, h, SECRET) == webhook_id(DATABASE_ID, 7)
 
 
 def test_text_bodies_and_the_size_cap(target):
@@ -144,7 +153,7 @@ def test_retries_say_what_happened_before(target):
     target.responder = lambda seen: next(answers)
 
     async def main():
-        dispatcher = HttpDispatcher(make_config())
+        dispatcher = make_dispatcher(make_config())
         await dispatcher.open()
         try:
             policy = policy_for(target)
@@ -157,7 +166,7 @@ def test_retries_say_what_happened_before(target):
     first, second = asyncio.run(main())
     assert (first.kind, second.kind) == ("failed", "succeeded")
     h1, h2 = (s.headers for s in target.requests)
-    assert h1["webhook-id"] == h2["webhook-id"] == "task_3"    # stable across retries
+    assert h1["webhook-id"] == h2["webhook-id"] == webhook_id(DATABASE_ID, 3)  # every retry
     assert (h2["pgtask-retry-count"], h2["pgtask-execution-count"]) == ("1", "1")
     assert h2["pgtask-previous-response"] == "500"
     assert h2["idempotency-key"] == "3"
@@ -209,7 +218,7 @@ def test_pushback_lowers_the_rate_and_throttled_tasks_are_handed_back(target, ca
     policy = policy_for(target)
 
     async def main():
-        dispatcher = HttpDispatcher(config)
+        dispatcher = make_dispatcher(config)
         await dispatcher.open()
         try:
             burst = [dispatcher.dispatch(make_task(i), policy) for i in range(10)]

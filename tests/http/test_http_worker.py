@@ -25,7 +25,9 @@ class HttpWorker(WorkerProcess):
         # Kept open for the process's life and closed by stop(): no `with` fits.
         self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="pgtask-http-", suffix=".log", delete=False)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PGTASK_HTTP_SECRETS": SECRET}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+               "PGTASK_HTTP_SECRETS": SECRET,
+               "PGTASK_HTTP_ALLOW_CIDR": "127.0.0.0/8"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.http.worker_main", dsn, str(concurrency), *flags],
             stdout=self.log_file, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -167,9 +169,11 @@ def test_pgtask_worker_without_handlers_serves_http_queues(db, dsn, target):
     with tempfile.NamedTemporaryFile(prefix="pgtask-http-cli-", suffix=".log",
                                      delete=False) as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pgtask", "worker", "--dsn", dsn, "--queue", "hooks"],
+            [sys.executable, "-m", "pgtask", "worker", "--dsn", dsn, "--queue", "hooks",
+             "--http-allow-cidr", "127.0.0.1/32"],  # the app on this host: loopback, opened
             stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-            env={**os.environ, "PGTASK_HTTP_SECRETS": SECRET})
+            env={**os.environ, "PGTASK_HTTP_SECRETS": SECRET,
+                 "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])})
         try:
             done = wait_until(lambda: len(rows := finished(db, ids)) == 5 and rows, timeout=30,
                               message="five HTTP tasks delivered")

@@ -10,11 +10,10 @@ import psycopg
 
 from pgtask.models import QueuePolicy
 from pgtask.store.postgres.store import PostgresStore
-from pgtask.worker.http import HttpDispatcher
 from pgtask.worker.http.targets import HttpTargets
 from tests.support.waiting import await_until
 
-from .helpers import make_config, make_task
+from .helpers import DATABASE_ID, make_config, make_dispatcher, make_task
 from .target import Reply
 
 
@@ -56,7 +55,7 @@ def test_attempts_are_journaled_and_pruned_with_their_task(dsn, db, target):
     task_id = task_id["enqueue_task"]
 
     async def body(store):
-        dispatcher = HttpDispatcher(make_config())
+        dispatcher = make_dispatcher(make_config())
         await dispatcher.open(store)
         policy = QueuePolicy("hooks", target_url=target.url())
         await dispatcher.dispatch(make_task(task_id, attempt=1), policy)
@@ -94,6 +93,7 @@ def test_a_rate_published_by_another_worker_is_adopted(dsn, db, target):
 
     async def body(store):
         targets = HttpTargets(make_config())
+        targets.use_database_id(DATABASE_ID)
         await targets.open(store)
         assert targets.http_queues() == ["hooks"]
         db.execute("select pgtask.set_dispatch_rates(array['hooks'], array[3.0])")

@@ -91,11 +91,13 @@ def _json_object(text: str) -> dict[str, Any]:
               help="Serve this worker's Prometheus metrics on this port (with --processes, "
                    "child N uses port + N).")
 @click.option("--metrics-addr", default="127.0.0.1", show_default=True,
-              help="Address for --metrics-port.")
+              help="Address for --metrics-port; other than loopback, scrapers must send "
+                   "Authorization: Bearer $PGTASK_METRICS_TOKEN (16+ characters).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
-           http_targets: bool | None, http_allow: tuple[str, ...], http_allow_link_local: bool,
+           http_targets: bool | None, http_allow: tuple[str, ...],
+           http_allow_cidr: tuple[str, ...], http_allow_link_local: bool,
            http_secrets_file: str | None, concurrency: int, processes: int,
            shutdown_timeout: str, poll_interval: str, heartbeat_interval: str,
            rescue_interval: str, db_timeout: str, restart_reset_after: str, retention: str,
@@ -111,7 +113,8 @@ def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
     if http_targets or (http_targets is None and not handlers):
         from pgtask.worker.http.targets import HttpTargets
 
-        targets = HttpTargets(http_config(http_allow, http_allow_link_local, http_secrets_file))
+        targets = HttpTargets(http_config(http_allow, http_allow_link_local, http_secrets_file,
+                                          http_allow_cidr))
     try:
         config = WorkerConfig(
             queues=list(queues) or None, concurrency=concurrency,
@@ -129,6 +132,10 @@ def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
         from pgtask.worker.supervisor import Supervisor, child_args
 
         asyncio.run(preflight(url))  # one refusal line, not one from each child
+        if metrics_port is not None:
+            from pgtask.worker.metrics import TOKEN_ENV, metrics_token
+
+            metrics_token(metrics_addr, os.environ.get(TOKEN_ENV) or None)  # likewise
         sys.exit(Supervisor(child_args(sys.argv[1:]), processes, reset_after).run())
     log.info("connecting to %s", redact_dsn(url))
     metrics = None if metrics_port is None else _metrics(metrics_port, metrics_addr)

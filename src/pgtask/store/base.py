@@ -130,6 +130,10 @@ class Store(HasCapabilities, Protocol):
     async def database_time(self) -> datetime:
         """The database's clock now (the only clock; the worker warns when its own drifts)."""
 
+    async def database_id(self) -> str:
+        """An id of this database, stable across restarts and distinct from other databases
+        (it scopes HTTP targets' webhook-ids); letters, digits and '-' only."""
+
     async def register_worker(self, info: WorkerInfo) -> None: ...
 
     async def deregister_worker(self, worker_id: str) -> None: ...

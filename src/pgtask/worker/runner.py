@@ -105,6 +105,7 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         try:
             if self.targets is not None:
+                self.targets.use_database_id(await self.store.database_id())
                 await self.targets.open(self.store)
             await self._register()
             log.info("worker %s started: %d slots, queues %s, task types %s", self.id,

@@ -50,6 +50,8 @@ LOG_LINES = """JSON_TABLE(%s, '$[*]' COLUMNS (
 APPEND_ERROR = "JSON_ARRAY_APPEND(t.errors, '$', JSON_EXTRACT(i.entry, '$'))"
 
 NOW = "SELECT UTC_TIMESTAMP(6)"
+# MariaDB has no server uuid: the server's host name and port with the database's name.
+DATABASE_ID = "SELECT MD5(CONCAT(@@hostname, ':', @@port, '/', DATABASE()))"
 
 # -- claim -------------------------------------------------------------------------------
 

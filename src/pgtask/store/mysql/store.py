@@ -193,6 +193,9 @@ class MySQLStore:
     async def database_time(self) -> datetime:
         return await self._run(mysql_tx.database_time)
 
+    async def database_id(self) -> str:
+        return await self._run(mysql_tx.database_id)
+
     async def heartbeat(self, worker_id: str, held: Sequence[tuple[int, UUID]]) -> set[int]:
         return await self._run(mysql_tx.heartbeat, worker_id, held)
 

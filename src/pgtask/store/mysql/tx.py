@@ -159,6 +159,14 @@ def database_time(conn: Connection[Any]) -> datetime:
     return now.replace(tzinfo=UTC)
 
 
+def database_id(conn: Connection[Any]) -> str:
+    """An id of this database, for webhook-ids (see Store.database_id)."""
+    with conn.cursor(Cursor) as cur:
+        cur.execute(q.DATABASE_ID)
+        database_id: str = one(cur)[0]
+    return database_id
+
+
 def heartbeat(conn: Connection[Any], worker_id: str,
               held: Sequence[tuple[int, uuid.UUID]]) -> set[int]:
     """Extend the leases held; return the ids no longer held (rescued, cancelled, stolen)."""

@@ -73,6 +73,10 @@ select extract(epoch from min(t.run_at) - now()) from pgtask.tasks t
 """
 HEARTBEAT = "select h from pgtask.heartbeat(%s, %s::bigint[], %s::uuid[]) h"
 NOW = "select now()"
+# The cluster's identifier (made by initdb) and the database's oid: a clone of the database
+# or a restore elsewhere gets another id, a replica or a restart keeps it.
+DATABASE_ID = """select s.system_identifier || '-' || d.oid from pg_control_system() s,
+  pg_database d where d.datname = current_database()"""
 REGISTER = "select pgtask.register_worker(%s, %s, %s, %s::text[], %s::text[], %s)"
 DEREGISTER = "select pgtask.deregister_worker(%s)"
 SET_WAITING = "select pgtask.set_worker_waiting(%s, %s)"
@@ -174,6 +178,10 @@ class PostgresStore:
     async def database_time(self) -> datetime:
         now: datetime = await self._call(NOW)
         return now
+
+    async def database_id(self) -> str:
+        database_id: str = await self._call(DATABASE_ID)
+        return database_id
 
     # -- claim and finish ------------------------------------------------------------------
 

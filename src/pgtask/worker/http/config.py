@@ -5,6 +5,7 @@ Secrets come from the environment or a file, never from the database:
     PGTASK_HTTP_SECRETS        whsec_... secrets, comma separated; all sign (rotation)
     PGTASK_HTTP_SECRETS_FILE   a file of secrets, one per line ('#' comments allowed)
     PGTASK_HTTP_ALLOW          URL prefixes per-task target URLs must start with, comma separated
+    PGTASK_HTTP_ALLOW_CIDR     address ranges targets may be in though not public, comma separated
     PGTASK_HTTP_AUTHORIZATION  an Authorization header value sent with every request
     PGTASK_HTTP_LATENCY_THRESHOLD  seconds: slower answers lower the dispatch rate like a 503
 """
@@ -22,12 +23,14 @@ import httpx
 
 from pgtask.errors import ConfigError
 from pgtask.signing import SECRET_PREFIX, SigningSecret
+from pgtask.worker.http.egress import EgressPolicy, IPNetwork, parse_cidr
 from pgtask.worker.http.policy import parse_prefix
 from pgtask.worker.http.throttle import AimdSettings
 
 SECRETS_ENV = "PGTASK_HTTP_SECRETS"
 SECRETS_FILE_ENV = "PGTASK_HTTP_SECRETS_FILE"
 ALLOW_ENV = "PGTASK_HTTP_ALLOW"
+ALLOW_CIDR_ENV = "PGTASK_HTTP_ALLOW_CIDR"
 AUTHORIZATION_ENV = "PGTASK_HTTP_AUTHORIZATION"
 LATENCY_ENV = "PGTASK_HTTP_LATENCY_THRESHOLD"
 REDACTED = "***"
@@ -37,6 +40,7 @@ REDACTED = "***"
 class HttpConfig:
     secrets: tuple[SigningSecret, ...] = field(default=(), repr=False)
     allow: tuple[httpx.URL, ...] = ()            # prefixes for per-task target URLs
+    allow_cidrs: tuple[IPNetwork, ...] = ()      # non-public ranges targets may be in
     allow_link_local: bool = False               # permit link-local / metadata addresses
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # e.g. Authorization
     max_response_bytes: int = 64 * 1024          # read at most this much of a response
@@ -52,6 +56,10 @@ class HttpConfig:
         if self.max_connections < 1:
             raise ConfigError("max_connections must be at least 1")
 
+    @property
+    def egress(self) -> EgressPolicy:
+        return EgressPolicy(self.allow_cidrs, self.allow_link_local)
+
     def secret_values(self) -> list[str]:
         """Every secret string that must never be printed (for the scrubber)."""
         values = [SECRET_PREFIX + base64.b64encode(s.key).decode() for s in self.secrets]
@@ -62,20 +70,19 @@ class HttpConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, allow: Iterable[str] = (),
-                 secrets_file: str | None = None, **options: Any) -> HttpConfig:
+                 allow_cidrs: Iterable[str] = (), secrets_file: str | None = None,
+                 **options: Any) -> HttpConfig:
         """Settings from the environment plus explicit options (e.g. CLI flags)."""
         env = os.environ if env is None else env
         texts = _split(env.get(SECRETS_ENV, ""))
         path = secrets_file or env.get(SECRETS_FILE_ENV)
         if path:
             texts += read_secrets_file(path)
-        try:
-            secrets = tuple(SigningSecret.parse(t) for t in texts)
-        except ValueError as exc:
-            raise ConfigError(
-                f"bad webhook secret in {SECRETS_ENV} or the secrets file: {exc}") from None
+        secrets = _parse_secrets(texts)
         try:
             prefixes = tuple(parse_prefix(p) for p in [*_split(env.get(ALLOW_ENV, "")), *allow])
+            cidrs = tuple(parse_cidr(c)
+                          for c in [*_split(env.get(ALLOW_CIDR_ENV, "")), *allow_cidrs])
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         headers = dict(options.pop("headers", {}))
@@ -88,7 +95,19 @@ class HttpConfig:
                 raise ConfigError(f"{LATENCY_ENV} must be a number of seconds") from None
             options["aimd"] = replace(options.get("aimd", AimdSettings()),
                                       latency_threshold=threshold)
-        return cls(secrets=secrets, allow=prefixes, headers=headers, **options)
+        return cls(secrets=secrets, allow=prefixes, allow_cidrs=cidrs, headers=headers,
+                   **options)
+
+
+def _parse_secrets(texts: list[str]) -> tuple[SigningSecret, ...]:
+    parsed = []
+    for number, text in enumerate(texts, 1):
+        try:
+            parsed.append(SigningSecret.parse(text))
+        except ValueError as exc:  # the message never holds the secret; its position helps
+            raise ConfigError(f"bad webhook secret (number {number} of {len(texts)} in "
+                              f"{SECRETS_ENV} then the secrets file): {exc}") from None
+    return tuple(parsed)
 
 
 def _split(text: str) -> list[str]:

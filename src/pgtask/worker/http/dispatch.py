@@ -14,8 +14,10 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+import httpcore
 import httpx
 
+from pgtask.errors import ConfigError
 from pgtask.models import ClaimedTask, HttpAttempt, QueuePolicy
 from pgtask.store.base import Store
 from pgtask.worker.http.config import HttpConfig, Scrubber
@@ -23,8 +25,15 @@ from pgtask.worker.http.journal import Journal
 from pgtask.worker.http.model import Dispatch
 from pgtask.worker.http.net import ClientPool, Resolver, system_resolver
 from pgtask.worker.http.outcome import Verdict, classify_error, classify_status, status_text
-from pgtask.worker.http.policy import TargetRefused, check_host_name, check_task_url, redact_url
-from pgtask.worker.http.request import body_text, build_body, build_headers, decode_body
+from pgtask.worker.http.policy import TargetRefused, redact_url, target_url
+from pgtask.worker.http.request import (
+    body_text,
+    build_body,
+    build_headers,
+    check_database_id,
+    decode_body,
+    webhook_id,
+)
 from pgtask.worker.http.throttle import AdaptiveRate, Pacer
 
 log = logging.getLogger("pgtask.worker.http")
@@ -34,9 +43,12 @@ PUBLISH_INTERVAL = 1.0    # seconds between two publications of a rising rate
 
 
 class HttpDispatcher:
-    def __init__(self, config: HttpConfig, *, resolver: Resolver = system_resolver) -> None:
+    def __init__(self, config: HttpConfig, *, resolver: Resolver = system_resolver,
+                 network: httpcore.AsyncNetworkBackend | None = None) -> None:
         self.config = config
         self._resolver = resolver
+        self._network = network  # under the egress guard; None: httpcore's own
+        self._database_id: str | None = None
         self._scrub = Scrubber(config.secret_values())
         self._clients: ClientPool | None = None
         self._journal = Journal()
@@ -45,14 +57,26 @@ class HttpDispatcher:
         self._published: dict[str, tuple[float, float | None]] = {}
         self._shared_seen: dict[str, datetime] = {}
 
+    def use_database_id(self, database_id: str) -> None:
+        """The id of the database whose tasks this dispatcher delivers: it scopes every
+        webhook-id, so two databases delivering to one receiver never collide."""
+        try:
+            self._database_id = check_database_id(database_id)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
     async def open(self, store: Store | None = None) -> None:
         """Start the client; with a store that keeps a journal (Capability.HTTP_JOURNAL),
-        also journal attempts and share rates."""
+        also journal attempts and share rates. Refuses to start without a database id: a
+        webhook-id without one would collide across databases."""
+        if self._database_id is None:
+            raise ConfigError("HTTP targets need the database's id for their webhook-id: "
+                              "call use_database_id() before open() (the worker does)")
         self._journal = Journal(store)
         self._journal.start()
         self._clients = ClientPool(max_connections=self.config.max_connections,
-                                   verify=self.config.verify_tls,
-                                   guard=not self.config.allow_link_local, resolver=self._resolver)
+                                   egress=self.config.egress, verify=self.config.verify_tls,
+                                   resolver=self._resolver, network=self._network)
         if not self.config.secrets:
             log.warning("no webhook secret (set PGTASK_HTTP_SECRETS): "
                         "HTTP tasks go out unsigned")
@@ -72,7 +96,8 @@ class HttpDispatcher:
         """Deliver one claimed task and say what became of it. Never raises for anything
         the target or the network does; cancellation propagates."""
         try:
-            url = self._target(task, policy)
+            url = target_url(task.target_url, policy.target_url, queue=task.queue,
+                             allow=self.config.allow, egress=self.config.egress)
         except TargetRefused as exc:
             return self._refused(task, str(exc))
         throttle = self._throttle(policy)
@@ -84,17 +109,6 @@ class HttpDispatcher:
         if wait > 0:
             await asyncio.sleep(wait)
         return await self._deliver(task, policy, url, throttle)
-
-    def _target(self, task: ClaimedTask, policy: QueuePolicy) -> httpx.URL:
-        if task.target_url:
-            url = check_task_url(task.target_url, self.config.allow)
-        elif policy.target_url:
-            url = httpx.URL(policy.target_url)
-        else:
-            raise TargetRefused(f"queue {task.queue} has no target_url and the task has none")
-        if not self.config.allow_link_local:
-            check_host_name(url.host)
-        return url
 
     def _refused(self, task: ClaimedTask, reason: str) -> Dispatch:
         log.warning("task %s refused: %s", task.id, reason)
@@ -108,7 +122,9 @@ class HttpDispatcher:
         executions, previous = ((0, None) if task.attempt <= 1
                                 else await self._journal.history(task.id))
         body = build_body(task)
+        assert self._database_id is not None, "HttpDispatcher.open() was not called"
         headers = build_headers(task, body, self.config.secrets, self.config.headers,
+                                msg_id=webhook_id(self._database_id, task.id),
                                 timestamp=int(time.time()), executions=executions,
                                 previous_status=previous)
         started = time.monotonic()
@@ -116,8 +132,8 @@ class HttpDispatcher:
         try:
             async with asyncio.timeout(policy.dispatch_deadline):
                 response, text, truncated = await self._post(url, body, headers, policy)
-        except TargetRefused as exc:
-            return self._refused(task, str(exc))
+        except TargetRefused as exc:  # an address the name resolved to, vetted at connect
+            return self._refused(task, f"POST {redact_url(url)}: {exc}")
         except Exception as exc:
             return self._no_answer(task, policy, url, exc, started, throttle)
         latency = time.monotonic() - started

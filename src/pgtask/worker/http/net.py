@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable, Iterable
 import httpcore
 import httpx
 
-from pgtask.worker.http.policy import TargetRefused, blocked_address, redact_url
+from pgtask.worker.http.egress import EgressPolicy, parse_address, refusal_hint, vet_address
+from pgtask.worker.http.policy import TargetRefused, redact_url
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 # httpcore's socket options (level, name, value), as its backends take them.
@@ -39,28 +40,26 @@ async def system_resolver(host: str, port: int) -> list[str]:
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves the host itself, refuses blocked addresses, then connects to a checked one."""
+    """Resolves the host itself, once per connection; refuses the connection when any
+    address fails the egress policy; then connects to a vetted address -- an IP literal,
+    so nothing below resolves the name a second time."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, resolver: Resolver) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, resolver: Resolver,
+                 egress: EgressPolicy) -> None:
         self._inner = inner
         self._resolve = resolver
+        self._egress = egress
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options: Iterable[SocketOption] | None = None
                           ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                addresses = await self._resolve(host, port)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror or exc}") from None
-        refused = [a for a in addresses if blocked_address(a)]
-        if refused:
-            raise TargetRefused(
-                f"target host {host} resolves to {refused[0]}, a link-local or cloud-metadata "
-                "address; refused (start the worker with --http-allow-link-local to permit it)")
+        addresses = await self._addresses(host, port, timeout)
+        for address in addresses:
+            reason = vet_address(address, self._egress)
+            if reason is not None:
+                raise TargetRefused(f"target host {host} resolves to {address}, {reason}; "
+                                    f"refused ({refusal_hint(reason)})")
         last: Exception | None = None
         for address in addresses:  # like the OS would: try each address in turn
             try:
@@ -69,6 +68,17 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             except httpcore.ConnectError as exc:
                 last = exc
         raise last or httpcore.ConnectError(f"{host} resolves to no address")
+
+    async def _addresses(self, host: str, port: int, timeout: float | None) -> list[str]:
+        if parse_address(host) is not None:  # an address already: no DNS (a zone id kept)
+            return [host]
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._resolve(host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror or exc}") from None
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[SocketOption] | None = None
@@ -100,13 +110,14 @@ def redact_httpx_logs() -> None:
 class ClientPool:
     """The shared HTTP clients of one worker process, handed out in turn."""
 
-    def __init__(self, *, max_connections: int, verify: bool = True, guard: bool = True,
-                 resolver: Resolver = system_resolver) -> None:
+    def __init__(self, *, max_connections: int, egress: EgressPolicy, verify: bool = True,
+                 resolver: Resolver = system_resolver,
+                 network: httpcore.AsyncNetworkBackend | None = None) -> None:
         count = math.ceil(max_connections / CONNECTIONS_PER_CLIENT)
         size = math.ceil(max_connections / count)
         tls = httpx.create_ssl_context(verify=verify)  # loading the CA bundle takes ~0.1 s
-        self.clients = [make_client(max_connections=size, verify=tls, guard=guard,
-                                    resolver=resolver) for _ in range(count)]
+        self.clients = [make_client(max_connections=size, egress=egress, verify=tls,
+                                    resolver=resolver, network=network) for _ in range(count)]
         self._turn = itertools.cycle(self.clients)
 
     def next(self) -> httpx.AsyncClient:
@@ -116,22 +127,23 @@ class ClientPool:
         await asyncio.gather(*(c.aclose() for c in self.clients))
 
 
-def make_client(*, max_connections: int, verify: bool | ssl.SSLContext = True,
-                guard: bool = True, resolver: Resolver = system_resolver) -> httpx.AsyncClient:
-    """One pooled client. No environment proxies: a proxy would resolve names itself and
-    slip past the address guard."""
+def make_client(*, max_connections: int, egress: EgressPolicy,
+                verify: bool | ssl.SSLContext = True, resolver: Resolver = system_resolver,
+                network: httpcore.AsyncNetworkBackend | None = None) -> httpx.AsyncClient:
+    """One pooled client, every connection vetted by the egress policy. No environment
+    proxies: a proxy would resolve names itself and slip past the address guard. `network`
+    is the backend under the guard (httpcore's own by default; tests pass one that records)."""
     limits = httpx.Limits(max_connections=max_connections,
                           max_keepalive_connections=max_connections)
     transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
-    if guard:
-        _guard(transport, resolver)
+    _guard(transport, GuardedBackend(network or transport._pool._network_backend, resolver,
+                                     egress))
     redact_httpx_logs()
     return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
 
 
-def _guard(transport: httpx.AsyncHTTPTransport, resolver: Resolver) -> None:
+def _guard(transport: httpx.AsyncHTTPTransport, backend: GuardedBackend) -> None:
     """Put the address guard under the transport's connections. httpx has no public hook for
     the network backend, so this reaches into httpx's own objects (pinned by the tests in
     tests/http): the transport's httpcore pool, and that pool's backend."""
-    pool = transport._pool
-    pool._network_backend = GuardedBackend(pool._network_backend, resolver)
+    transport._pool._network_backend = backend

@@ -1,30 +1,22 @@
 """Where the worker may send a task.
 
-A queue's target_url is operator configuration and trusted. A task's own target_url is data
-that anyone able to enqueue can write, so it must start with one of the URL prefixes the
-worker was started with. Whatever the URL, link-local and cloud-metadata addresses (the
-classic server-side request forgery prize) are refused -- by name before the request, and by
-address after DNS resolution, on every new connection -- unless explicitly allowed.
+A queue's target_url is operator configuration. A task's own target_url is data that anyone
+able to enqueue can write, so it must start with one of the URL prefixes the worker was
+started with. Whatever the URL, the address it leads to must pass the egress policy
+(egress.py): metadata host names and literal addresses are refused here, before the request;
+every address a name resolves to is vetted at connect time (net.py), on every new connection.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 import httpx
 
 from pgtask.errors import PgTaskError
+from pgtask.redact import redact_url as redact
+from pgtask.worker.http.egress import EgressPolicy, parse_address, refusal_hint, vet_address
 
-# Link-local ranges hold the metadata services of AWS, GCP, Azure, Oracle and OpenStack
-# (169.254.169.254); the others are cloud-specific metadata addresses outside them.
-BLOCKED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
-    "169.254.0.0/16",      # IPv4 link-local
-    "fe80::/10",           # IPv6 link-local
-    "fd00:ec2::254/128",   # AWS metadata over IPv6
-    "100.100.100.200/32",  # Alibaba Cloud metadata
-    "192.0.0.192/32",      # Oracle Cloud legacy metadata
-))
 BLOCKED_NAMES = frozenset({
     "metadata", "metadata.google.internal", "metadata.goog", "instance-data",
     "instance-data.ec2.internal", "metadata.azure.internal",
@@ -37,15 +29,9 @@ class TargetRefused(PgTaskError):
 
 
 def redact_url(url: str | httpx.URL) -> str:
-    """The URL without credentials or query values, fit for logs and errors."""
-    try:
-        parsed = httpx.URL(str(url))
-    except (httpx.InvalidURL, TypeError, ValueError):
-        return "<invalid URL>"
-    host = parsed.host if ":" not in parsed.host else f"[{parsed.host}]"
-    port = f":{parsed.port}" if parsed.port else ""
-    query = "?…" if parsed.query else ""
-    return f"{parsed.scheme}://{host}{port}{parsed.path}{query}"
+    """The URL without credentials or query values, fit for logs and errors (one rule for
+    every face: pgtask.redact)."""
+    return redact(str(url))
 
 
 def _origin_and_path(url: httpx.URL) -> tuple[str, str, int, str]:
@@ -92,21 +78,35 @@ def check_task_url(url: str, allowed: Iterable[httpx.URL]) -> httpx.URL:
     return parsed
 
 
-def blocked_address(address: str) -> bool:
-    """True for link-local / cloud-metadata IP addresses (IPv4-mapped IPv6 included)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in BLOCKED_NETWORKS if net.version == ip.version)
-
-
-def check_host_name(host: str) -> None:
-    """Refuse metadata host names and literal metadata addresses before any request."""
+def check_host(host: str, egress: EgressPolicy) -> None:
+    """Refuse metadata host names and literal addresses the egress policy forbids, before
+    any request (a name's addresses are vetted when it is resolved, at connect time)."""
     name = host.lower().rstrip(".").strip("[]")
-    if name in BLOCKED_NAMES or blocked_address(name):
-        raise TargetRefused(
-            f"target host {name} is a link-local or cloud-metadata address; refused "
-            "(start the worker with --http-allow-link-local if you really mean it)")
+    if name in BLOCKED_NAMES and not egress.allow_link_local:
+        raise TargetRefused(f"target host {name} is a cloud-metadata name; refused "
+                            f"({refusal_hint('cloud-metadata')})")
+    ip = parse_address(name)
+    reason = None if ip is None else vet_address(ip, egress)
+    if reason is not None:
+        raise TargetRefused(f"target address {name} is {reason}; refused ({refusal_hint(reason)})")
+
+
+def target_url(task_url: str | None, queue_url: str | None, *, queue: str,
+               allow: Iterable[httpx.URL], egress: EgressPolicy) -> httpx.URL:
+    """Where a task goes: its own URL (if the allowlist covers it) or its queue's, after the
+    checks that need no DNS. TargetRefused, its message fit to store, when it may not go."""
+    if task_url:
+        url = check_task_url(task_url, allow)
+    elif queue_url:
+        try:
+            url = httpx.URL(queue_url)
+        except httpx.InvalidURL:
+            raise TargetRefused(f"queue {queue} has a target_url that is not a valid URL: "
+                                f"{redact_url(queue_url)}") from None
+    else:
+        raise TargetRefused(f"queue {queue} has no target_url and the task has none")
+    try:
+        check_host(url.host, egress)
+    except TargetRefused as exc:
+        raise TargetRefused(f"POST {redact_url(url)}: {exc}") from None
+    return url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib.metadata import version
@@ -14,9 +15,20 @@ from pgtask.signing import SigningSecret, sign_webhook
 USER_AGENT = f"pgtask/{version('pgtask')}"
 
 
-def message_id(task: ClaimedTask) -> str:
-    """The webhook-id: one per task, the same on every attempt, so receivers can dedupe."""
-    return f"task_{task.id}"
+DATABASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+
+
+def check_database_id(database_id: str) -> str:
+    """A database id fit for a header (a uuid, say); ValueError otherwise."""
+    if not DATABASE_ID.fullmatch(database_id):
+        raise ValueError("a database id must be 1 to 64 letters, digits or '-' (e.g. a uuid)")
+    return database_id
+
+
+def webhook_id(database_id: str, task_id: int) -> str:
+    """The webhook-id: one per task, the same on every attempt, so receivers can dedupe --
+    and scoped by the database, whose task ids alone collide with another database's."""
+    return f"task_{task_id}_{check_database_id(database_id)}"
 
 
 def _iso(when: datetime) -> str:
@@ -38,7 +50,7 @@ def build_body(task: ClaimedTask) -> bytes:
 
 
 def build_headers(task: ClaimedTask, body: bytes, secrets: Sequence[SigningSecret],
-                  extra: Mapping[str, str], *, timestamp: int,
+                  extra: Mapping[str, str], *, msg_id: str, timestamp: int,
                   executions: int = 0, previous_status: int | None = None) -> dict[str, str]:
     """Headers for one attempt: the task's coordinates (Cloud Tasks style), an idempotency
     key, operator-configured extras (e.g. Authorization) and the webhook signature."""
@@ -57,7 +69,7 @@ def build_headers(task: ClaimedTask, body: bytes, secrets: Sequence[SigningSecre
     if previous_status is not None:
         headers["pgtask-previous-response"] = str(previous_status)
     if secrets:
-        headers.update(sign_webhook(message_id(task), body, secrets, timestamp))
+        headers.update(sign_webhook(msg_id, body, secrets, timestamp))
     return headers
 
 

@@ -2,6 +2,7 @@
 
     targets = HttpTargets(HttpConfig.from_env(allow=...))
     worker = Worker(dsn, registry, config, targets=targets)   # the runner then does:
+    targets.use_database_id(await store.database_id())       # scopes webhook-ids
     await targets.open(store)                  # after the store opens
     ...                                        # targets.service runs with the other services
     if targets.serves(claimed):                # in the executor, before handler lookup
@@ -39,6 +40,11 @@ class HttpTargets:
         self._store: Store | None = None  # None: no queue policies to read
         self._refreshed_at = float("-inf")
         self._opened = asyncio.Event()
+
+    def use_database_id(self, database_id: str) -> None:
+        """The id of the worker's database (Store.database_id()): it scopes every webhook-id.
+        The runner calls this before open(), which refuses to start without it."""
+        self.dispatcher.use_database_id(database_id)
 
     async def open(self, store: Store) -> None:
         await self.dispatcher.open(store)
