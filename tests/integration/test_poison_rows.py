@@ -194,8 +194,8 @@ def test_store_readers_answer(dsn, poisoned):
 
 
 def test_decoded_values_say_what_they_are(db, poisoned, dsn):
-    from pgtask.models import RawJson
     from pgtask.store.postgres import decode
+    from pgtask.undecodable import RawJson
 
     with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
         decode.register(conn)

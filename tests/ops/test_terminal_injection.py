@@ -72,7 +72,7 @@ def test_json_outputs_stay_valid_json_and_inert(run_cli, dsn, db):
 
 
 class _Raw(str):
-    """Like models.RawJson: stored JSON text Python could not load, with the reason."""
+    """Like undecodable.RawJson: stored JSON text Python could not load, with the reason."""
 
     reason = "nested deeper than 100 levels"
 

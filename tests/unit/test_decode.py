@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from pgtask.models import MAX_JSON_DEPTH, RawJson, undecodable
 from pgtask.store.postgres.decode import _below, load_json, text_depth
+from pgtask.undecodable import MAX_JSON_DEPTH, RawJson, undecodable
 
 
 def nested(n: int) -> str:

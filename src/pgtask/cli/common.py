@@ -55,7 +55,7 @@ def json_block(value: Any) -> Text:
     """A JSON value indented and highlighted, non-ASCII as is but nothing a terminal acts on
     (json escapes C0 controls; C1, DEL and bidi controls are escaped here).
 
-    A stored value Python could not load (models.RawJson: a str with a `reason`) is shown as
+    A stored value Python could not load (undecodable.RawJson: a str with a `reason`) is shown as
     its text, with the reason."""
     reason = getattr(value, "reason", None)
     if isinstance(value, str) and isinstance(reason, str):

@@ -20,12 +20,13 @@ import uuid
 from typing import TYPE_CHECKING
 
 from pgtask.errors import DatabaseUnavailable
-from pgtask.models import ClaimedTask, Outcome, WorkerInfo, undecodable
+from pgtask.models import ClaimedTask, Outcome, WorkerInfo
 from pgtask.registry import Registry
 from pgtask.retry import reconnect_delay
 from pgtask.store import make_store
 from pgtask.store.base import Capability, Store
 from pgtask.store.preflight import preflight
+from pgtask.undecodable import undecodable
 from pgtask.worker.context import TaskContext
 from pgtask.worker.executor import Executor
 from pgtask.worker.hints import Hints

@@ -10,8 +10,8 @@ connection (never globally: an application's own psycopg connections are left al
 
 - timestamps and dates out of range are clamped to Python's largest or smallest value
   (UTC for timestamptz), intervals likewise: ordering survives, the exact value does not;
-- JSON that cannot be loaded (or nests deeper than models.MAX_JSON_DEPTH) comes back as
-  models.RawJson: its text, with the reason.
+- JSON that cannot be loaded (or nests deeper than undecodable.MAX_JSON_DEPTH) comes back as
+  undecodable.RawJson: its text, with the reason.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from psycopg.adapt import Buffer, Loader
 from psycopg.pq import Format
 from psycopg.types.json import JsonbBinaryLoader, JsonbLoader, set_json_loads
 
-from pgtask.models import MAX_JSON_DEPTH, RawJson
+from pgtask.undecodable import MAX_JSON_DEPTH, RawJson
 
 # (type, lowest, highest): what an out-of-range value of each type is clamped to.
 CLAMPS: tuple[tuple[str, object, object], ...] = (
