@@ -16,10 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Postgres only: MySQL has no roles of pgtask's nor "now" parameters, and its enqueue
-    # bounds live in the store's Python (store/mysql/rules.py: check_timing, json_depth).
-    if op.get_bind().dialect.name == "postgresql":
-        execute_sql_file(op, "0004_security.sql")
+    # Both: MySQL has no roles of pgtask's nor "now" parameters, only the enqueue bounds
+    # (its stored procedure here, the store's Python in store/mysql/rules.py).
+    execute_sql_file(op, "0004_security.sql")
 
 
 def downgrade() -> None:

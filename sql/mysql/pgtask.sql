@@ -236,6 +236,14 @@ enqueue: BEGIN
                          ' bytes; the limit is 1048576 bytes (1 MiB)');
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_error;
   END IF;
+  -- A time every reader can load (pgtask.check_run_at on Postgres). Depth needs no check
+  -- of ours: JSON_VALID above refuses more than 32 levels on MariaDB, 100 on MySQL.
+  IF p_run_at IS NOT NULL AND NOT (p_run_at BETWEEN '1970-01-01 00:00:00'
+                                   AND UTC_TIMESTAMP(6) + INTERVAL 100 YEAR) THEN
+    SET v_error = CONCAT('pgtask: run_at ', p_run_at,
+                         ' is out of range (1970-01-01 to 100 years from now)');
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_error;
+  END IF;
   IF v_priority NOT BETWEEN -1000 AND 1000 THEN
     SET v_error = CONCAT('pgtask: priority ', v_priority,
                          ' is out of range (-1000 to 1000, higher runs first)');

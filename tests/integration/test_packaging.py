@@ -32,6 +32,7 @@ def test_wheel_contains_the_sql_and_the_migrations(wheel):
                    "pgtask/sql/postgres/migrations/0003_worker_faults.sql",
                    "pgtask/alembic/versions/0003_worker_faults.py",
                    "pgtask/sql/postgres/migrations/0004_security.sql",
+                   "pgtask/sql/mysql/migrations/0004_security.sql",
                    "pgtask/alembic/versions/0004_security.py"):
         assert needed in names
 

@@ -109,9 +109,12 @@ def test_the_stored_procedure_enqueues_with_idempotency_and_validation(mydb, mys
             ("'ok', '[1]', NULL", "payload must be a JSON object, got array"),
             ("'ok', '{', NULL", "payload must be a JSON object"),
             ("'ok', NULL, 'Bad Queue'", "invalid queue name 'Bad Queue'"),
+            ("'ok', NULL, NULL, '1969-12-31 23:59:59'", "run_at 1969-12-31 23:59:59.000000 is out"),
+            ("'ok', NULL, NULL, '2200-01-01'", "is out of range \\(1970-01-01 to 100 years"),
         ]:
             with pytest.raises(pymysql.err.OperationalError, match=message):
-                cur.execute(f"CALL pgtask_enqueue_task({args}, NULL, NULL, NULL, NULL, NULL, @id)")
+                rest = ", NULL" * (8 - args.count(",") - 1)  # NULL for the arguments not given
+                cur.execute(f"CALL pgtask_enqueue_task({args}{rest}, @id)")
     [task] = claim_all(mysql_dsn)
     assert (task.id, task.queue, task.payload, task.max_attempts) == (
         first, "mail", {"to": "a@b.c"}, 3)

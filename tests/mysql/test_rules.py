@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -147,5 +148,18 @@ def test_split_script_refuses_an_unterminated_statement():
         split_script("SELECT 1")
 
 
-def test_the_schema_and_its_frozen_migration_are_the_same_file():
-    assert read_sql("mysql/pgtask.sql") == read_sql("mysql/migrations/0001_initial.sql")
+# sha256 of the released MySQL migration 0001 (frozen).
+MYSQL_0001_SHA256 = "0a15dfb38419723214ddd1de0684f9b057092148e6b7cf0125d6475c1597261e"
+
+
+def _enqueue_procedure(script: str) -> str:
+    start = script.index("-- Put a task on a queue and give me its id (OUT")
+    return script[start:script.index("DELIMITER ;", start)]
+
+
+def test_the_schema_is_its_frozen_migrations():
+    """pgtask.sql is 0001 (frozen) with the enqueue procedure as 0004 redefines it."""
+    initial = read_sql("mysql/migrations/0001_initial.sql")
+    assert hashlib.sha256(initial.encode()).hexdigest() == MYSQL_0001_SHA256
+    redefined = _enqueue_procedure(read_sql("mysql/migrations/0004_security.sql"))
+    assert read_sql("mysql/pgtask.sql") == initial.replace(_enqueue_procedure(initial), redefined)
