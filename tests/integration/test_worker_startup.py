@@ -111,16 +111,18 @@ def test_migrate_refuses_a_newer_schema_and_leaves_it(dsn):
 
 
 def test_statement_timeout_too_short(pg_server, dsn):
-    name = alter_database(pg_server, dsn, "statement_timeout", "5ms")
+    # Under 1 s, yet long enough that the preflight's own queries finish on a busy machine
+    # (5ms sometimes cancelled them first, under `make test`'s two processes).
+    name = alter_database(pg_server, dsn, "statement_timeout", "500ms")
     assert_refused(pgtask("worker", "--dsn", dsn, *HANDLERS),
-                   "statement_timeout is 5ms for role postgres",
+                   "statement_timeout is 500ms for role postgres",
                    f"ALTER DATABASE {name} SET statement_timeout = 0", "at least 1s")
 
 
 def test_statement_timeout_set_by_the_connection(dsn):
-    assert_refused(pgtask("worker", "--dsn", f"{dsn} options=-cstatement_timeout=200",
+    assert_refused(pgtask("worker", "--dsn", f"{dsn} options=-cstatement_timeout=600",
                           *HANDLERS),
-                   "statement_timeout is 200ms", "from the DSN's options or $PGOPTIONS")
+                   "statement_timeout is 600ms", "from the DSN's options or $PGOPTIONS")
 
 
 def test_a_usable_statement_timeout_is_served(pg_server, dsn, spawn_on):

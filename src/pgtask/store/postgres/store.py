@@ -38,11 +38,13 @@ from pgtask.models import (
 from pgtask.store.base import CAPABILITIES, Capability
 from pgtask.store.locks import MAINTENANCE_LOCK_KEY, VACUUM_LOCK_KEY
 from pgtask.store.postgres import http
+from pgtask.store.postgres import queries as q
 from pgtask.store.postgres.deadline import NoAnswer, deadline
 from pgtask.store.postgres.enqueue import aenqueue_on, enqueue_on
 from pgtask.store.postgres.errors import translated
 from pgtask.store.postgres.listen import PostgresListener
 from pgtask.store.postgres.pool import Connection, Pool, make_pool, scalar
+from pgtask.store.postgres.queries import CLAIM, FINISH  # re-exported, see __all__
 
 # Re-exported: the callers of an earlier layout import these from here.
 __all__ = ["CLAIM", "FINISH", "PostgresListener", "PostgresStore", "aenqueue_on", "enqueue_on"]
@@ -50,58 +52,6 @@ __all__ = ["CLAIM", "FINISH", "PostgresListener", "PostgresStore", "aenqueue_on"
 log = logging.getLogger("pgtask.worker")
 SLOW_MIN = 120.0  # seconds: the least a maintenance or vacuum call is given
 SLOW_FACTOR = 40
-
-CLAIM = """
-select c.id, c.queue, c.task_type, c.payload, c.attempt,
-       coalesce(c.max_attempts, q.max_attempts) as max_attempts,
-       c.lease_token, c.run_at, c.created_at, c.attempted_at, c.idempotency_key, c.target_url,
-       q.lease
-  from pgtask.claim_task(%s::text[], %s, %s, %s::text[], null, %s) c
-  join pgtask.queues q on q.name = c.queue
-"""
-FINISH = """
-select f.id from pgtask.finish_tasks(%s::bigint[], %s::uuid[], %s::text[], %s::jsonb[],
-                                     %s::text[], %s::interval[]) f
-"""
-APPEND_LOGS = """
-select pgtask.append_logs(%s::bigint[], %s::integer[], %s::timestamptz[], %s::text[], %s::text[])
-"""
-# When the earliest of the tasks just sent back to the queue is due (seconds from now).
-NEXT_DUE = """
-select extract(epoch from min(t.run_at) - now()) from pgtask.tasks t
- where t.id = any(%s::bigint[]) and t.state = 'queued'
-"""
-HEARTBEAT = "select h from pgtask.heartbeat(%s, %s::bigint[], %s::uuid[]) h"
-NOW = "select now()"
-# The cluster's identifier (made by initdb) and the database's oid: a clone of the database
-# or a restore elsewhere gets another id, a replica or a restart keeps it.
-DATABASE_ID = """select s.system_identifier || '-' || d.oid from pg_control_system() s,
-  pg_database d where d.datname = current_database()"""
-REGISTER = "select pgtask.register_worker(%s, %s, %s, %s::text[], %s::text[], %s)"
-DEREGISTER = "select pgtask.deregister_worker(%s)"
-SET_WAITING = "select pgtask.set_worker_waiting(%s, %s)"
-TRY_MAINTENANCE_LOCK = "select pg_try_advisory_xact_lock(%s)"
-RESCUE = "select pgtask.rescue_tasks()"
-PRUNE = "select pgtask.prune(%s)"
-CANCEL = "select pgtask.cancel_task(%s, %s)"
-RETRY = "select pgtask.retry_task(%s)"
-# A session-level lock (VACUUM cannot run inside a transaction): one vacuum at a time.
-TRY_VACUUM_LOCK = "select pg_try_advisory_lock(%s)"
-VACUUM_UNLOCK = "select pg_advisory_unlock(%s)"
-# Under load, no truncation: cutting off empty pages at the end needs an exclusive lock that
-# busy claimers rarely leave free, and VACUUM keeps trying for up to 5 s, during which no
-# other vacuum runs (the sustained run peaked at 41 MB that way). When the queue is idle,
-# it takes the lock at once and gives the space back.
-VACUUM_HOT_TABLE = {True: "vacuum pgtask.tasks", False: "vacuum (truncate false) pgtask.tasks"}
-# Whether this role may vacuum the hot table (its owner, a member of the owner's role, the
-# database owner or a superuser): VACUUM would only warn otherwise, every time.
-MAY_VACUUM = """
-select r.rolsuper or pg_has_role(c.relowner, 'USAGE')
-       or pg_has_role((select datdba from pg_database where datname = current_database()),
-                      'USAGE')
-  from pg_class c, pg_roles r
- where c.oid = 'pgtask.tasks'::regclass and r.rolname = current_user
-"""
 
 
 class PostgresStore:
@@ -176,11 +126,11 @@ class PostgresStore:
             return await scalar(await conn.execute(statement, args))
 
     async def database_time(self) -> datetime:
-        now: datetime = await self._call(NOW)
+        now: datetime = await self._call(q.NOW)
         return now
 
     async def database_id(self) -> str:
-        database_id: str = await self._call(DATABASE_ID)
+        database_id: str = await self._call(q.DATABASE_ID)
         return database_id
 
     # -- claim and finish ------------------------------------------------------------------
@@ -189,7 +139,7 @@ class PostgresStore:
                     task_types: Sequence[str] | None,
                     with_targets: bool = False) -> list[ClaimedTask]:
         async with self._connection() as conn:
-            cur = await conn.execute(CLAIM, (queues, worker_id, batch, task_types, with_targets))
+            cur = await conn.execute(q.CLAIM, (queues, worker_id, batch, task_types, with_targets))
             return [ClaimedTask(*row) for row in await cur.fetchall()]
 
     async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> Finished:
@@ -202,17 +152,17 @@ class PostgresStore:
         async with self._connection() as conn:
             async with conn.pipeline():
                 if logs:
-                    await conn.execute(APPEND_LOGS, (
+                    await conn.execute(q.APPEND_LOGS, (
                         [x.task_id for x in logs], [x.attempt for x in logs],
                         [x.at for x in logs], [x.level for x in logs], [x.message for x in logs]))
                 if not outcomes:
                     return Finished(set())
-                cur = await conn.execute(FINISH, (
+                cur = await conn.execute(q.FINISH, (
                     [o.id for o in outcomes], [o.lease_token for o in outcomes],
                     [o.kind for o in outcomes],
                     [None if o.result is None else Jsonb(o.result) for o in outcomes],
                     [o.error for o in outcomes], [o.delay for o in outcomes]))
-                due = await conn.execute(NEXT_DUE, (requeued,)) if requeued else None
+                due = await conn.execute(q.NEXT_DUE, (requeued,)) if requeued else None
             applied = {row[0] for row in await cur.fetchall()}
             seconds = None if due is None else await scalar(due)
             return Finished(applied, None if seconds is None else float(seconds))
@@ -220,33 +170,34 @@ class PostgresStore:
     async def heartbeat(self, worker_id: str, held: Sequence[tuple[int, UUID]]) -> set[int]:
         async with self._connection() as conn:
             cur = await conn.execute(
-                HEARTBEAT, (worker_id, [i for i, _ in held], [t for _, t in held]))
+                q.HEARTBEAT, (worker_id, [i for i, _ in held], [t for _, t in held]))
             return {row[0] for row in await cur.fetchall()}
 
     # -- workers -------------------------------------------------------------------------
 
     async def register_worker(self, info: WorkerInfo) -> None:
         async with self._connection() as conn:
-            await conn.execute(REGISTER, (info.id, info.host, info.pid, info.queues,
+            await conn.execute(q.REGISTER, (info.id, info.host, info.pid, info.queues,
                                           info.task_types, info.concurrency))
 
     async def set_worker_waiting(self, worker_id: str, waiting: bool) -> None:
         async with self._connection() as conn:
-            await conn.execute(SET_WAITING, (worker_id, waiting))
+            await conn.execute(q.SET_WAITING, (worker_id, waiting))
 
     async def deregister_worker(self, worker_id: str) -> None:
         async with self._connection() as conn:
-            await conn.execute(DEREGISTER, (worker_id,))
+            await conn.execute(q.DEREGISTER, (worker_id,))
 
     # -- maintenance ---------------------------------------------------------------------
 
     async def maintain(self, retention: timedelta | None) -> None:
         async with self._connection(slow=True) as conn, conn.transaction():
-            if not await scalar(await conn.execute(TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))):
+            locked = await conn.execute(q.TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))
+            if not await scalar(locked):
                 return  # another worker is doing it
-            await conn.execute(RESCUE)
+            await conn.execute(q.RESCUE)
             if retention is not None:
-                await conn.execute(PRUNE, (retention,))
+                await conn.execute(q.PRUNE, (retention,))
 
     async def vacuum_hot_table(self, truncate: bool = True) -> bool:
         """VACUUM pgtask.tasks unless another worker is at it (then False).
@@ -256,17 +207,17 @@ class PostgresStore:
         """
         async with self._connection(slow=True) as conn:
             if self._may_vacuum is None:
-                self._may_vacuum = bool(await scalar(await conn.execute(MAY_VACUUM)))
+                self._may_vacuum = bool(await scalar(await conn.execute(q.MAY_VACUUM)))
                 if not self._may_vacuum:
                     log.info("this role may not vacuum pgtask.tasks: autovacuum keeps it small")
             if not self._may_vacuum:
                 return False
-            if not await scalar(await conn.execute(TRY_VACUUM_LOCK, (VACUUM_LOCK_KEY,))):
+            if not await scalar(await conn.execute(q.TRY_VACUUM_LOCK, (VACUUM_LOCK_KEY,))):
                 return False
             try:
-                await conn.execute(VACUUM_HOT_TABLE[truncate])
+                await conn.execute(q.VACUUM_HOT_TABLE[truncate])
             finally:
-                await conn.execute(VACUUM_UNLOCK, (VACUUM_LOCK_KEY,))
+                await conn.execute(q.VACUUM_UNLOCK, (VACUUM_LOCK_KEY,))
             return True
 
     # -- enqueue and operations ------------------------------------------------------------
@@ -276,14 +227,14 @@ class PostgresStore:
             return await aenqueue_on(conn, requests)
 
     async def cancel(self, task_id: int, reason: str | None = None) -> bool:
-        return bool(await self._call(CANCEL, task_id, reason))
+        return bool(await self._call(q.CANCEL, task_id, reason))
 
     async def retry(self, task_id: int) -> bool:
-        return bool(await self._call(RETRY, task_id))
+        return bool(await self._call(q.RETRY, task_id))
 
     async def prune(self, older_than: timedelta) -> int:
         async with self._connection(slow=True) as conn:
-            return int(await scalar(await conn.execute(PRUNE, (older_than,))))
+            return int(await scalar(await conn.execute(q.PRUNE, (older_than,))))
 
     # -- HTTP targets: store/postgres/http.py --------------------------------------------
 
