@@ -17,6 +17,9 @@ FORBIDDEN = {
     "pgtask.client": (*FACES, "pgtask.worker", "pgtask.ops"),
     "pgtask.models": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
     "pgtask.errors": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
+    "pgtask.endpoints": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
+    "pgtask.redact": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
+    "pgtask.undecodable": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
     "pgtask.queue_settings": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
     "pgtask.schedules": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
 }

@@ -8,7 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from pgtask.cli.serve import bind_refusal, is_loopback
+from pgtask.cli.serve import bind_refusal
+from pgtask.endpoints import is_loopback
 from pgtask.worker.metrics import start_worker_metrics
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 import click
@@ -10,20 +9,11 @@ import click
 from pgtask.cli.common import dsn_option
 from pgtask.config import redact_dsn, resolve_dsn
 from pgtask.durations import parse_duration
+from pgtask.endpoints import is_loopback
 from pgtask.store.base import Capability, require
 from pgtask.store.operators import open_operator
 
 log = logging.getLogger("pgtask.web")
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_refusal(host: str, auth_enabled: bool, insecure: bool) -> str | None:

@@ -28,14 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pgtask.endpoints import MAKE_ONE, MIN_PASSWORD_CHARS, MIN_TOKEN_CHARS
 from pgtask.errors import ConfigError
 
 ROLES = ("read", "admin")
 TOKENS_ENV, BASIC_ENV, FILE_ENV = "PGTASK_WEB_TOKENS", "PGTASK_WEB_BASIC", "PGTASK_WEB_AUTH_FILE"
 SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "pgtask_session", "pgtask_csrf", "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MIN_TOKEN_CHARS, MIN_PASSWORD_CHARS = 16, 12
-MAKE_ONE = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 def _digest(secret: str) -> bytes:

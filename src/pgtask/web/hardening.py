@@ -25,6 +25,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pgtask.endpoints import is_loopback
+
 LOOPBACK_NAMES = ("localhost", "*.localhost")  # *.localhost resolves to loopback (RFC 6761)
 WILDCARD_BINDS = ("", "0.0.0.0", "::", "*")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -58,13 +60,6 @@ def host_of(header: str | None) -> str | None:
     return match["name"].lower().rstrip(".") or None
 
 
-def _is_loopback_ip(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _normal(name: str) -> str:
     """A name or address as host_of() gives it, so that 'A.example.', '[::1]', '::1' and
     '0:0::1' compare as they should."""
@@ -92,7 +87,7 @@ def host_allowed(header: str | None, allowed: tuple[str, ...] | None) -> bool:
     host = host_of(header)
     if host is None:
         return False
-    if _is_loopback_ip(host):
+    if is_loopback(host):
         return True
     for pattern in allowed:
         if host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import os
 import socket
 import threading
@@ -34,10 +33,10 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 
+from pgtask.endpoints import MAKE_ONE, MIN_TOKEN_CHARS, is_loopback
 from pgtask.errors import ConfigError
 
-TOKEN_ENV, MIN_TOKEN_CHARS = "PGTASK_METRICS_TOKEN", 16
-MAKE_ONE = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+TOKEN_ENV = "PGTASK_METRICS_TOKEN"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
           300.0, 1800.0)
@@ -86,15 +85,6 @@ class WorkerMetrics:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
-
-
-def is_loopback(addr: str) -> bool:
-    if addr.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(addr.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def metrics_token(addr: str, token: str | None) -> str | None:
