@@ -31,7 +31,7 @@ class OutcomeBuffer:
     """A worker service: flush while the worker runs, and once more (final_flush) after."""
 
     def __init__(self, store: Store, wake: Callable[[], None], poll_interval: float,
-                 flush_delay: float = 0.0, scrub: Callable[[str], str] | None = None) -> None:
+                 flush_delay: float = 0.0, scrub: Callable[[str], str] = str) -> None:
         self._store = store
         self._scrub = scrub  # the worker's own secrets out of every stored text (scrub.py)
         self._wake = wake  # called when a retried task falls due before the next poll
@@ -45,11 +45,10 @@ class OutcomeBuffer:
 
     def add(self, outcome: Outcome | None, logs: list[LogLine]) -> None:
         """Buffer what a run came to: every text the worker stores passes through here."""
-        if self._scrub is not None:
-            if outcome is not None and outcome.error:
-                outcome.error = self._scrub(outcome.error)
-            for line in logs:
-                line.message = self._scrub(line.message)
+        if outcome is not None and outcome.error:
+            outcome.error = self._scrub(outcome.error)
+        for line in logs:
+            line.message = self._scrub(line.message)
         if logs:
             self._logs.extend(logs)
         if outcome is not None:

@@ -82,7 +82,7 @@ class Worker:
         self._log_filter = ScrubFilter(self._scrub)
         self._buffer = OutcomeBuffer(self.store, self._wakeup.set, self.config.poll_interval,
                                      self.config.flush_delay,
-                                     scrub=self._scrub if self._scrub else None)
+                                     scrub=self._scrub)
         self._heartbeat = Heartbeat(self.store, self.id, self.config.heartbeat_interval,
                                     self._runs, self._lease_gone, self._beat_now,
                                     self._register)

@@ -35,24 +35,41 @@ def forms(secret: str) -> set[str]:
             json.dumps(secret)[1:-1], secret.replace("\\", "\\\\").replace("'", "\\'")}
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every form of every secret of MIN_SECRET or more characters replaced by
-    REDACTED, longest first (a secret that contains another is replaced whole)."""
+def _all_forms(secrets: Iterable[str]) -> list[str]:
+    """Every form of every secret of MIN_SECRET or more characters, longest first (a secret
+    that contains another is replaced whole)."""
     found = {form for secret in secrets if len(secret) >= MIN_SECRET for form in forms(secret)}
-    for form in sorted(found, key=len, reverse=True):
+    return sorted(found, key=len, reverse=True)
+
+
+def _replace(text: str, found: Iterable[str], marker: str = REDACTED) -> str:
+    for form in found:
         if form in text:
-            text = text.replace(form, REDACTED)
+            text = text.replace(form, marker)
     return text
 
 
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every form of every secret in `secrets` replaced by REDACTED."""
+    return _replace(text, _all_forms(secrets))
+
+
 class Scrub:
-    """scrub() over a fixed set of secrets, as a callable (a no-op without any)."""
+    """scrub() over a fixed set of secrets, their forms worked out once; `extra` adds
+    secrets known only per call (the credentials inside one target URL). `marker` replaces
+    them (HTTP targets write '***', as in the URLs they print)."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], marker: str = REDACTED) -> None:
         self.secrets = tuple(sorted({s for s in secrets if len(s) >= MIN_SECRET}))
+        self._forms = _all_forms(self.secrets)
+        self._marker = marker
 
-    def __call__(self, text: str) -> str:
-        return scrub(text, self.secrets) if self.secrets and text else text
+    def __call__(self, text: str, extra: Iterable[str] = ()) -> str:
+        if not text:
+            return text
+        extra = [e for e in extra if e]
+        found = _all_forms((*self.secrets, *extra)) if extra else self._forms
+        return _replace(text, found, self._marker)
 
     def __bool__(self) -> bool:
         return bool(self.secrets)

@@ -33,7 +33,6 @@ ALLOW_ENV = "PGTASK_HTTP_ALLOW"
 ALLOW_CIDR_ENV = "PGTASK_HTTP_ALLOW_CIDR"
 AUTHORIZATION_ENV = "PGTASK_HTTP_AUTHORIZATION"
 LATENCY_ENV = "PGTASK_HTTP_LATENCY_THRESHOLD"
-REDACTED = "***"
 
 
 @dataclass(frozen=True)
@@ -121,15 +120,3 @@ def read_secrets_file(path: str) -> list[str]:
         raise ConfigError(f"cannot read the webhook secrets file {path}: {exc.strerror}") from None
     return [part for line in lines if not line.lstrip().startswith("#") for part in _split(line)]
 
-
-class Scrubber:
-    """Replaces every known secret value in a text with '***' (errors, bodies, logs)."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str, extra: Iterable[str] = ()) -> str:
-        for secret in [*self._secrets, *(e for e in extra if e)]:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text

@@ -20,7 +20,7 @@ import httpx
 from pgtask.errors import ConfigError
 from pgtask.models import ClaimedTask, HttpAttempt, QueuePolicy
 from pgtask.store.base import Store
-from pgtask.worker.http.config import HttpConfig, Scrubber
+from pgtask.worker.http.config import HttpConfig
 from pgtask.worker.http.journal import Journal
 from pgtask.worker.http.model import Dispatch
 from pgtask.worker.http.net import ClientPool, Resolver, system_resolver
@@ -35,6 +35,7 @@ from pgtask.worker.http.request import (
     webhook_id,
 )
 from pgtask.worker.http.throttle import AdaptiveRate, Pacer
+from pgtask.worker.scrub import Scrub
 
 log = logging.getLogger("pgtask.worker.http")
 
@@ -49,7 +50,7 @@ class HttpDispatcher:
         self._resolver = resolver
         self._network = network  # under the egress guard; None: httpcore's own
         self._database_id: str | None = None
-        self._scrub = Scrubber(config.secret_values())
+        self._scrub = Scrub(config.secret_values(), marker="***")
         self._clients: ClientPool | None = None
         self._journal = Journal()
         self._rates: dict[str, AdaptiveRate] = {}
