@@ -8,18 +8,16 @@ on the test server ignores the password, so any password serves.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
-import threading
 
 import pytest
 
 import pgtask
-from pgtask import Worker, WorkerConfig
 from pgtask.signing import SigningSecret
 from pgtask.worker.http.config import HttpConfig
 from pgtask.worker.http.targets import HttpTargets
+from tests.support.inprocess import running_worker
 from tests.support.waiting import wait_until
 
 PASSWORD = "Trust-Ignores-Th1s-pw"
@@ -45,23 +43,6 @@ def registry(dsn: str) -> pgtask.Registry:
     return reg
 
 
-def run_worker(dsn: str, targets: HttpTargets, stop: threading.Event,
-               failure: list[BaseException]) -> None:
-    async def main() -> None:
-        worker = Worker(dsn, registry(dsn), WorkerConfig(retention=None), targets=targets)
-        running = asyncio.create_task(worker.run())
-        while not stop.is_set() and not running.done():
-            await asyncio.sleep(0.05)
-        worker.stop()
-        await running
-
-    try:
-        asyncio.run(main())
-    except BaseException as exc:  # surfaced to the test
-        failure.append(exc)
-        stop.set()
-
-
 @pytest.fixture
 def secret_dsn(dsn: str) -> str:
     return f"{dsn} password={PASSWORD}"
@@ -70,24 +51,15 @@ def secret_dsn(dsn: str) -> str:
 def test_stored_errors_logs_and_log_output_hold_no_secret(secret_dsn, db, caplog):
     targets = HttpTargets(HttpConfig(secrets=(SigningSecret(KEY),),
                                      headers={"authorization": f"Bearer {TOKEN}"}))
-    if hasattr(targets, "use_database_id"):  # webhook-ids scoped by database (issue 15)
-        targets.use_database_id("test-database")
     ids = [db.execute("select pgtask.enqueue_task(%s, max_attempts => 1) as id",
                       (name,)).fetchone()["id"]
            for name in ("leaky.permanent", "leaky.crash")]
-    stop, failure = threading.Event(), []
-    with caplog.at_level(logging.INFO):
-        thread = threading.Thread(target=run_worker, args=(secret_dsn, targets, stop, failure))
-        thread.start()
-        try:
-            wait_until(lambda: failure or db.execute(
-                "select count(*) as n from pgtask.task_history where id = any(%s) "
-                "and state = 'dead'", (ids,)).fetchone()["n"] == 2,
-                message="both leaky tasks to be dead")
-        finally:
-            stop.set()
-            thread.join(30)
-    assert not failure, failure
+    with caplog.at_level(logging.INFO), running_worker(secret_dsn, registry(secret_dsn),
+                                                       targets=targets):
+        wait_until(lambda: db.execute(
+            "select count(*) as n from pgtask.task_history where id = any(%s) "
+            "and state = 'dead'", (ids,)).fetchone()["n"] == 2,
+            message="both leaky tasks to be dead")
     stored = db.execute("select message, errors::text as errors from pgtask.all_tasks "
                         "where id = any(%s)", (ids,)).fetchall()
     lines = db.execute("select message from pgtask.task_logs where task_id = any(%s)",

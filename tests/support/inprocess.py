@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pgtask import Registry, Worker, WorkerConfig
+from pgtask.worker.http.targets import HttpTargets
 
 
 @contextmanager
-def running_worker(dsn: str, registry: Registry, **config) -> Iterator[Worker]:
+def running_worker(dsn: str, registry: Registry, targets: HttpTargets | None = None,
+                   **config) -> Iterator[Worker]:
     config.setdefault("retention", None)
-    worker = Worker(dsn, registry, WorkerConfig(**config))
+    worker = Worker(dsn, registry, WorkerConfig(**config), targets=targets)
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []
 
