@@ -339,6 +339,27 @@ as $$
      and pg_catalog.length(name) operator(pg_catalog.<=) 128
 $$;
 
+-- Tell me whether this JSON nests deeper than every reader loads: more than 100 levels, as
+-- MySQL counts them (Python's json gives up near 1,000; MySQL refuses more than 100). The
+-- recursive path walk costs ~0.2 us for a small payload (bench/README.md).
+-- No "set search_path" (schema-qualified) so it can be inlined.
+create function pgtask.is_too_deep(value jsonb) returns boolean
+language sql immutable parallel safe
+as $$
+  select pg_catalog.jsonb_path_exists(value, 'strict $.**{100}')
+$$;
+
+-- Tell me whether every reader can load and compute with this start time: from 1970-01-01
+-- to 100 years from now (Python's datetime ends at the year 9999; a time zone shift of a
+-- date near it overflows). Inlined, like is_too_deep.
+create function pgtask.is_run_at_in_range(run_at timestamptz) returns boolean
+language sql stable parallel safe
+as $$
+  select run_at operator(pg_catalog.>=) '1970-01-01 00:00:00+00'::pg_catalog.timestamptz
+     and run_at operator(pg_catalog.<=)
+         (pg_catalog.now() operator(pg_catalog.+) '100 years'::pg_catalog.interval)
+$$;
+
 -- Refuse a task that the tables would refuse, with a message that says what to fix.
 -- No "set search_path": only pgtask's own functions call it, with theirs set, and the
 -- clause's save and restore was ~20 us of every enqueue_task call.
@@ -366,10 +387,7 @@ begin
       octet_length(payload::text) using errcode = 'check_violation',
       hint = 'Store large data elsewhere and pass a reference.';
   end if;
-  -- Every reader must be able to load what it is given: Python's json gives up near 1,000
-  -- levels, and MySQL refuses more than 100. The recursive path walk costs ~0.2 us for a
-  -- small payload (less than the size check above).
-  if jsonb_path_exists(payload, 'strict $.**{100}') then
+  if pgtask.is_too_deep(payload) then
     raise exception 'pgtask: payload is nested more than 100 levels deep'
       using errcode = 'check_violation',
             hint = 'Flatten the structure, or store it elsewhere and pass a reference.';
@@ -389,14 +407,12 @@ begin
 end
 $$;
 
--- Refuse a start time that no reader could show or compute with: infinities, dates before
--- 1970 and after 100 years from now (Python's datetime ends at the year 9999; a time zone
--- shift of a date near it overflows).
+-- Refuse a start time that no reader could show or compute with (is_run_at_in_range).
 create function pgtask.check_run_at(run_at timestamptz) returns void
 language plpgsql stable
 as $$
 begin
-  if not run_at between '1970-01-01 00:00:00+00' and pg_catalog.now() + interval '100 years' then
+  if not pgtask.is_run_at_in_range(run_at) then
     raise exception 'pgtask: run_at % is out of range (1970-01-01 to 100 years from now)', run_at
       using errcode = 'datetime_field_overflow';
   end if;
@@ -527,9 +543,8 @@ begin
                         and coalesce(i.max_attempts between 1 and 1000, true)
                         and coalesce(i.target_url ~ '^https?://', true)
                         and octet_length(coalesce(i.payload, '{}')::text) <= 1048576
-                        and not jsonb_path_exists(coalesce(i.payload, '{}'), 'strict $.**{100}')
-                        and coalesce(i.run_at between '1970-01-01 00:00:00+00'
-                                                  and now() + interval '100 years', true), false)
+                        and not pgtask.is_too_deep(coalesce(i.payload, '{}'))
+                        and coalesce(pgtask.is_run_at_in_range(i.run_at), true), false)
      order by i.n limit 1
   loop
     perform pgtask.check_task(_bad.task_type, coalesce(_bad.payload, '{}'),
@@ -1002,8 +1017,8 @@ language sql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
   insert into pgtask.workers (id, host, pid, queues, task_types, concurrency, started_at, heartbeat_at)
-  values (worker_id, host, pid, queues, task_types, concurrency,
-          pgtask.clock(now), pgtask.clock(now))
+  select worker_id, host, pid, queues, task_types, concurrency, c.at, c.at
+    from (select pgtask.clock(now) as at) c
   on conflict (id) do update
      set host = excluded.host, pid = excluded.pid, queues = excluded.queues,
          task_types = excluded.task_types, concurrency = excluded.concurrency,
@@ -1280,10 +1295,10 @@ language sql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
   insert into pgtask.http_attempts (task_id, attempt, at, status, latency_ms, reason, response)
-  select i.task_id, i.attempt, pgtask.clock(now) - i.age, i.status, i.latency_ms,
-         i.reason, i.response
+  select i.task_id, i.attempt, c.at - i.age, i.status, i.latency_ms, i.reason, i.response
     from unnest(task_ids, attempts, ages, statuses, latencies_ms, reasons, responses)
-         as i(task_id, attempt, age, status, latency_ms, reason, response)
+         as i(task_id, attempt, age, status, latency_ms, reason, response),
+         (select pgtask.clock(now) as at) c
 $$;
 
 -- Publish the adaptive dispatch rates of these queues (null: no longer throttled) for every
@@ -1293,16 +1308,17 @@ create function pgtask.set_dispatch_rates(queues text[], rates double precision[
 language sql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
-  with locked as (  -- in name order, like claim_task, so two publishers never deadlock
+  with clock as materialized (select pgtask.clock(now) as at
+  ), locked as (  -- in name order, like claim_task, so two publishers never deadlock
     select q.name from pgtask.queues q where q.name = any(queues) order by q.name for update
   ), changed as (
     update pgtask.queues q
-       set dispatch_rate = r.rate, dispatch_rate_at = pgtask.clock(now)
-      from unnest(queues, rates) as r(name, rate), locked l
+       set dispatch_rate = r.rate, dispatch_rate_at = k.at
+      from unnest(queues, rates) as r(name, rate), locked l, clock k
      where q.name = r.name and l.name = r.name
     returning 1
   )
-  select pgtask.clock(now) from (select count(*) from changed) c
+  select k.at from clock k, (select count(*) from changed) c
 $$;
 
 -- Tell me how to deliver the tasks of these queues (null: every queue): target, deadline,
@@ -1323,10 +1339,9 @@ as $$
          extract(epoch from q.min_backoff)::float8, extract(epoch from q.max_backoff)::float8,
          q.max_doublings, q.dispatch_rate, q.dispatch_rate_at,
          (select count(*) from pgtask.workers w
-           where w.heartbeat_at > pgtask.clock(dispatch_policies.now)
-                                  - interval '30 seconds'
+           where w.heartbeat_at > c.at - interval '30 seconds'
              and (w.queues is null or q.name = any(w.queues)))::integer
-    from pgtask.queues q
+    from pgtask.queues q, (select pgtask.clock(dispatch_policies.now) as at) c
    where dispatch_policies.queues is null or q.name = any(dispatch_policies.queues)
    order by q.name
 $$;
@@ -1381,7 +1396,7 @@ begin
     raise exception 'pgtask: follow-up tasks take % bytes; the limit is 1048576 bytes (1 MiB)',
       octet_length(spec::text) using errcode = 'check_violation';
   end if;
-  if jsonb_path_exists(spec, 'strict $.**{100}') then
+  if pgtask.is_too_deep(spec) then
     raise exception 'pgtask: follow-up tasks are nested more than 100 levels deep'
       using errcode = 'check_violation';
   end if;

@@ -13,7 +13,7 @@ from .helpers import install_roles
 
 ACL = """select p.oid::regprocedure::text as f, p.proacl::text as acl from pg_proc p
           where p.pronamespace = 'pgtask'::regnamespace and p.proname <> all(%s)"""
-NEW = ["clock", "check_run_at"]
+NEW = ["clock", "check_run_at", "is_too_deep", "is_run_at_in_range"]
 
 
 def test_upgrade_from_0003_takes_back_the_owner_s_trigger_right(empty_dsn):
