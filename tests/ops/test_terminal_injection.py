@@ -71,16 +71,11 @@ def test_json_outputs_stay_valid_json_and_inert(run_cli, dsn, db):
     assert json.loads(listed.out.splitlines()[0])["message"].startswith(MARKUP)
 
 
-class _Raw(str):
-    """Like undecodable.RawJson: stored JSON text Python could not load, with the reason."""
-
-    reason = "nested deeper than 100 levels"
-
-
 def test_json_block_shows_json_and_raw_text_inert():
     from rich.console import Console
 
     from pgtask.cli.common import json_block
+    from pgtask.undecodable import RawJson
 
     def shown(value) -> str:
         with open(os.devnull, "w") as null:
@@ -91,6 +86,6 @@ def test_json_block_shows_json_and_raw_text_inert():
     text = shown({"k": HOSTILE, "é": [1, None]})
     assert_inert("payload", text)
     assert "[red]x[/red]" in text and '"é": [' in text and "\\u001b]0;pwned" in text
-    raw = shown(_Raw("[[[[\x1b[2J"))
+    raw = shown(RawJson("[[[[\x1b[2J", "nested deeper than 100 levels"))
     assert_inert("raw payload", raw)
     assert "[[[[␛[2J" in raw and "nested deeper than 100 levels" in raw

@@ -14,6 +14,7 @@ from rich.text import Text
 from pgtask.cli.units import ParamType
 from pgtask.models import validate_name
 from pgtask.redact import printable, printable_json
+from pgtask.undecodable import RawJson
 
 dsn_option = click.option(
     "--dsn",
@@ -55,12 +56,11 @@ def json_block(value: Any) -> Text:
     """A JSON value indented and highlighted, non-ASCII as is but nothing a terminal acts on
     (json escapes C0 controls; C1, DEL and bidi controls are escaped here).
 
-    A stored value Python could not load (undecodable.RawJson: a str with a `reason`) is shown as
-    its text, with the reason."""
-    reason = getattr(value, "reason", None)
-    if isinstance(value, str) and isinstance(reason, str):
+    A stored value Python could not load (undecodable.RawJson) is shown as its text, with the
+    reason."""
+    if isinstance(value, RawJson):
         return Text(printable(value, multiline=True)).append(
-            f"\n(shown as stored: {printable(reason)})", style="dim")
+            f"\n(shown as stored: {printable(value.reason)})", style="dim")
     try:
         text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     except (ValueError, TypeError, RecursionError) as exc:  # a row no writer should have made

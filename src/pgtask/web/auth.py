@@ -201,7 +201,11 @@ def csrf_ok(method: str, headers: Mapping[str, str], how: str | None, cookies: M
         return False
     if headers.get("sec-fetch-site") not in (None, "same-origin", "none"):
         return False
-    sent, expected = headers.get(CSRF_HEADER, ""), cookies.get(CSRF_COOKIE, "")
+    return csrf_matches(headers.get(CSRF_HEADER, ""), cookies.get(CSRF_COOKIE, ""))
+
+
+def csrf_matches(sent: str, expected: str) -> bool:
+    """The double-submit check: the token sent echoes the cookie (compared in constant time)."""
     return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
 

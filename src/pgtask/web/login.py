@@ -9,7 +9,6 @@ token (the form field `csrf` or the X-CSRF-Token header).
 
 from __future__ import annotations
 
-import hmac
 import math
 from collections.abc import Mapping
 from urllib.parse import parse_qs
@@ -18,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from pgtask.web.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, token_role
+from pgtask.web.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_matches, token_role
 from pgtask.web.dashboard import base_path, render
 from pgtask.web.limiter import client_key
 from pgtask.web.responses import ApiError, error_response
@@ -55,9 +54,8 @@ async def _form(request: Request) -> dict[str, str] | None:
 
 
 def _csrf_ok(request: Request, form: Mapping[str, str]) -> bool:
-    expected = request.cookies.get(CSRF_COOKIE, "")
     sent = form.get("csrf") or request.headers.get(CSRF_HEADER, "")
-    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+    return csrf_matches(sent, request.cookies.get(CSRF_COOKIE, ""))
 
 
 def _client(request: Request) -> str:
