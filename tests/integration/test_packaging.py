@@ -33,7 +33,10 @@ def test_wheel_contains_the_sql_and_the_migrations(wheel):
                    "pgtask/alembic/versions/0003_worker_faults.py",
                    "pgtask/sql/postgres/migrations/0004_security.sql",
                    "pgtask/sql/mysql/migrations/0004_security.sql",
-                   "pgtask/alembic/versions/0004_security.py"):
+                   "pgtask/alembic/versions/0004_security.py",
+                   "pgtask/sql/postgres/migrations/0005_features.sql",
+                   "pgtask/sql/mysql/migrations/0005_features.sql",
+                   "pgtask/alembic/versions/0005_features.py"):
         assert needed in names
 
 
