@@ -25,6 +25,7 @@ from pgtask.worker.http.journal import Journal
 from pgtask.worker.http.model import Dispatch
 from pgtask.worker.http.net import ClientPool, Resolver, system_resolver
 from pgtask.worker.http.outcome import Verdict, classify_error, classify_status, status_text
+from pgtask.worker.http.pacing import Pacing
 from pgtask.worker.http.policy import TargetRefused, redact_url, target_url
 from pgtask.worker.http.request import (
     body_text,
@@ -34,7 +35,7 @@ from pgtask.worker.http.request import (
     decode_body,
     webhook_id,
 )
-from pgtask.worker.http.throttle import AdaptiveRate, Pacer
+from pgtask.worker.http.throttle import AdaptiveRate
 from pgtask.worker.scrub import Scrub
 
 log = logging.getLogger("pgtask.worker.http")
@@ -54,7 +55,7 @@ class HttpDispatcher:
         self._clients: ClientPool | None = None
         self._journal = Journal()
         self._rates: dict[str, AdaptiveRate] = {}
-        self._pacers: dict[str, Pacer] = {}
+        self._pacing = Pacing(config.max_pace_wait)
         self._published: dict[str, tuple[float, float | None]] = {}
         self._shared_seen: dict[str, datetime] = {}
 
@@ -102,13 +103,9 @@ class HttpDispatcher:
         except TargetRefused as exc:
             return self._refused(task, str(exc))
         throttle = self._throttle(policy)
-        now = time.monotonic()
-        wait = self._pacers.setdefault(policy.name, Pacer()).reserve(
-            now, _share(throttle.rate(now), policy.workers), self.config.max_pace_wait)
-        if wait > self.config.max_pace_wait:  # hand it back rather than hold it idle
+        wait = await self._pacing.wait_turn(policy.name, throttle, policy.workers)
+        if wait is not None:  # hand it back rather than hold it idle
             return Dispatch("snoozed", delay=timedelta(seconds=wait), error="throttled")
-        if wait > 0:
-            await asyncio.sleep(wait)
         return await self._deliver(task, policy, url, throttle)
 
     def _refused(self, task: ClaimedTask, reason: str) -> Dispatch:
@@ -129,7 +126,6 @@ class HttpDispatcher:
                                 timestamp=int(time.time()), executions=executions,
                                 previous_status=previous)
         started = time.monotonic()
-        throttle.started(started)
         try:
             async with asyncio.timeout(policy.dispatch_deadline):
                 response, text, truncated = await self._post(url, body, headers, policy)
@@ -141,7 +137,9 @@ class HttpDispatcher:
         verdict = classify_status(response.status_code, task.attempt, policy.backoff,
                                   retry_after=response.headers.get("retry-after"),
                                   date=response.headers.get("date"))
-        self._adapt(policy, throttle, verdict, latency)
+        asked = response.headers.get("retry-after") and verdict.delay
+        self._adapt(policy, throttle, verdict, started, latency,
+                    retry_after=asked.total_seconds() if asked else None)
         entry = HttpAttempt(task.id, task.attempt, started, response.status_code,
                             latency * 1000, verdict.reason,
                             text[:self.config.journal_response_chars] or None)
@@ -182,7 +180,7 @@ class HttpDispatcher:
                    exc: Exception, started: float, throttle: AdaptiveRate) -> Dispatch:
         latency = time.monotonic() - started
         verdict = classify_error(exc)
-        self._adapt(policy, throttle, verdict, latency)
+        self._adapt(policy, throttle, verdict, started, latency)
         if verdict.reason == "timeout":
             detail = f"no response within the dispatch deadline of {policy.dispatch_deadline:g}s"
         else:
@@ -214,11 +212,12 @@ class HttpDispatcher:
         return throttle
 
     def _adapt(self, policy: QueuePolicy, throttle: AdaptiveRate, verdict: Verdict,
-               latency: float) -> None:
+               started: float, latency: float, retry_after: float | None = None) -> None:
         now = time.monotonic()
         before = throttle.rate(now)
         decreased = throttle.response(now, pushback=verdict.pushback, latency=latency,
-                                      workers=policy.workers)
+                                      sent_at=started, workers=policy.workers,
+                                      retry_after=retry_after)
         rate = throttle.rate(now)
         last_at, last_rate = self._published.get(policy.name, (float("-inf"), None))
         if decreased:
@@ -241,8 +240,3 @@ def _credentials(url: httpx.URL, request: httpx.Request | None = None) -> list[s
         value = request.headers["authorization"]
         found += [value, *value.split()[1:]]
     return found
-
-
-def _share(rate: float | None, workers: int) -> float | None:
-    """This process's share of a queue-wide rate."""
-    return None if rate is None else rate / max(1, workers)
