@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -147,8 +148,14 @@ def notifications_until_sentinel(listener: psycopg.Connection, sender: psycopg.C
     raise AssertionError(f"no sentinel on channel {channel!r} within {timeout}s")
 
 
-def install_roles(db) -> None:
-    """Run the roles script; roles are cluster-wide, so they may exist already."""
-    script = read_sql("postgres/roles.sql")
+# The roles script as released with schema 0004: what a database upgraded from 0004 or
+# earlier was given (today's script grants functions those revisions do not have).
+ROLES_0004 = Path(__file__).with_name("roles_0004.sql")
+
+
+def install_roles(db, script: str | None = None) -> None:
+    """Run the roles script (today's unless given); roles are cluster-wide, so they may exist
+    already."""
+    script = read_sql("postgres/roles.sql") if script is None else script
     db.execute(script)
     db.execute(script)  # idempotent

@@ -7,8 +7,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from pgtask.resources import read_sql
 from pgtask.store.migrate import migrate
+
+from .helpers import ROLES_0004
 
 CHANGED = ("pgtask.rescue_tasks(timestamptz)", "pgtask.configure_queue(text,jsonb)")
 ACL = "select proacl::text as acl from pg_proc where oid = %s::regprocedure"
@@ -21,7 +22,7 @@ def grants(conn) -> dict[str, str]:
 def test_upgrade_from_0002_keeps_grants_and_applies_both_rules(empty_dsn):
     assert migrate(empty_dsn, "0002").applied == ("0001", "0002")
     with psycopg.connect(empty_dsn, autocommit=True, row_factory=dict_row) as conn:
-        conn.execute(read_sql("postgres/roles.sql"))
+        conn.execute(ROLES_0004.read_text())  # the script of the time
         before = grants(conn)
         assert "pgtask_worker=X" in before["pgtask.rescue_tasks(timestamptz)"]
         conn.execute("select pgtask.register_worker('w', 'h', 1, null, null, 1, "

@@ -196,9 +196,9 @@ def test_failed_bearer_tokens_count_too_and_other_clients_are_not_locked(dsn):
         assert other.get("/api/tasks", headers=bearer(ADMIN_TOKEN)).status_code == 200
 
 
-def test_serve_refuses_a_short_token(run_cli, monkeypatch, empty_dsn):
+def test_serve_refuses_a_short_token(run_cli, monkeypatch, dsn):
     monkeypatch.setenv("PGTASK_WEB_TOKENS", "admin:abc123")
-    result = run_cli("serve", "--dsn", empty_dsn, "--port", "0")
+    result = run_cli("serve", "--dsn", dsn, "--port", "0")
     assert result.code == 2
     assert "shorter than 16 characters" in result.err and "token_urlsafe(32)" in result.err
     assert "abc123" not in result.err
