@@ -1,4 +1,5 @@
 # make demo  - set up, then run the demo on an embedded Postgres (no configuration needed)
+# make demo-stop - stop the embedded Postgres the demo leaves running
 # make test  - set up, then lint (ruff), type-check (mypy --strict) and run the whole test suite
 # make bench - pgtask vs pgqueuer/procrastinate/plain SQL in bench/.venv (BENCH_ARGS=--quick|--no-sustained)
 VENV   ?= .venv
@@ -13,7 +14,7 @@ BENCH_VENV  := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 BENCH_PEERS := pgqueuer==1.6.0 procrastinate==3.10.0 asyncpg==0.32.0 uvloop==0.23.0 py-spy==0.4.3
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo demo-stop test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,10 @@ setup: $(STAMP)
 
 demo: setup
 	$(BIN)/pgtask demo
+
+# The embedded Postgres the demo leaves running (for later commands); exit 1: it was not.
+demo-stop:
+	$(BIN)/pgtask dsn --stop || test $$? -eq 1
 
 test: setup
 	$(BIN)/ruff check src tests bench scripts alembic

@@ -24,11 +24,19 @@ def migrate(dsn: str | None) -> None:
 
 
 @click.command()
-def dsn() -> None:
+@click.option("--stop", is_flag=True,
+              help="Stop the embedded Postgres instead (its data stays; any command restarts it).")
+def dsn(stop: bool) -> None:
     """Print the embedded Postgres connection string (starting it if needed)."""
-    from pgtask.embedded import embedded_dsn
+    from pgtask.embedded import embedded_dsn, embedded_pgdata, stop_embedded
 
-    click.echo(embedded_dsn())
+    if not stop:
+        click.echo(embedded_dsn())
+    elif stop_embedded():
+        click.echo(f"stopped the embedded Postgres (data kept in {embedded_pgdata()})")
+    else:
+        click.echo("the embedded Postgres is not running")
+        raise SystemExit(1)  # nothing changed
 
 
 @click.command()
@@ -39,12 +47,15 @@ def demo(dsn: str | None, total: int) -> None:
     """Migrate, enqueue demo tasks, run a worker until they drain, print a summary."""
     from pgtask.cli.worker import setup_logging
     from pgtask.demo import run_demo
+    from pgtask.embedded import STILL_RUNNING, embedded_pgdata, is_embedded, running
     from pgtask.store.migrate import migrate as run_migrations
 
     setup_logging("error")
     url = resolve_dsn(dsn)
     click.echo(run_migrations(url).describe() + f" on {redact_dsn(url)}")
     run_demo(url, total)
+    if is_embedded(url) and running():  # left running on purpose: say so, and how to stop it
+        click.echo(STILL_RUNNING.format(pgdata=embedded_pgdata()))
 
 
 def register(group: click.Group) -> None:

@@ -24,3 +24,17 @@ async def preflight(dsn: str, timeout: float = 15.0) -> None:
     else:
         from pgtask.store.postgres.preflight import check
     await check(dsn, timeout)
+
+
+def check_schema(dsn: str) -> None:
+    """Raise ConfigError or SchemaError (one line, says how to fix it) unless `dsn` answers
+    and its schema is this package's revision: the start-up check of every CLI command
+    (cli/startup.py). Synchronous and one connection, closed at once."""
+    if backend_of(dsn) == Backend.MYSQL:
+        from pgtask.store.mysql.schema import connect_checked as mysql_checked
+
+        mysql_checked(dsn).close()
+    else:
+        from pgtask.store.postgres.schema import connect_checked
+
+        connect_checked(dsn).close()

@@ -10,12 +10,19 @@ cancelling it, since a flush cut off mid-way may have been recorded or not, and 
 try would then report released tasks as lost. A flush that failed without an answer is such
 a flush; its outcomes are sent again, and one the database no longer takes is reported as
 what it may be: recorded by the first try, or lost.
+
+Log lines stream: a handler's logger hands each line over as it is written (stream_log, from
+any thread), and the flush loop sends what has gathered at least every LOG_FLUSH_INTERVAL, so
+lines reach the database within about a second while the task runs and only the last batch
+is lost with a killed worker. Bounded: at most MAX_PENDING_LOG_LINES wait here (the database
+away); lines past that are dropped, counted, and the count is logged once it is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from pgtask.errors import DatabaseUnavailable
@@ -25,6 +32,8 @@ from pgtask.store.base import Store
 from pgtask.worker.service import within
 
 log = logging.getLogger("pgtask.worker")
+LOG_FLUSH_INTERVAL = 0.5  # seconds: how stale a streamed log line may get before it is sent
+MAX_PENDING_LOG_LINES = 10_000  # waiting to be sent; each line is at most 4,000 characters
 
 
 class OutcomeBuffer:
@@ -42,6 +51,16 @@ class OutcomeBuffer:
         self._wanted = asyncio.Event()
         self._one_at_a_time = asyncio.Lock()
         self._unsure: set[int] = set()  # ids sent by a flush that got no answer
+        self._streamed: deque[LogLine] = deque()  # appended from handler threads
+        self._dropped_logs = 0
+
+    def stream_log(self, line: LogLine) -> None:
+        """Take one log line of a running task (thread-safe: a deque append); the flush loop
+        sends it within LOG_FLUSH_INTERVAL."""
+        if len(self._streamed) + len(self._logs) >= MAX_PENDING_LOG_LINES:
+            self._dropped_logs += 1
+            return
+        self._streamed.append(line)
 
     def add(self, outcome: Outcome | None, logs: list[LogLine]) -> None:
         """Buffer what a run came to: every text the worker stores passes through here."""
@@ -60,7 +79,13 @@ class OutcomeBuffer:
         until cancelled, `stopping` or not: a draining worker still finishes tasks."""
         failures = 0
         while True:
-            await self._wanted.wait()
+            if not self._wanted.is_set():
+                try:  # woken by an outcome, or on time for the streamed log lines
+                    async with asyncio.timeout(LOG_FLUSH_INTERVAL):
+                        await self._wanted.wait()
+                except TimeoutError:
+                    if not self._streamed:
+                        continue
             if self._flush_delay:
                 await asyncio.sleep(self._flush_delay)
             self._wanted.clear()
@@ -79,6 +104,7 @@ class OutcomeBuffer:
             await self._flush()
 
     async def _flush(self) -> None:
+        self._take_streamed()
         outcomes, self._outcomes = self._outcomes, []
         logs, self._logs = self._logs, []
         if not outcomes and not logs:
@@ -90,6 +116,10 @@ class OutcomeBuffer:
             self._logs[:0] = logs
             self._unsure.update(o.id for o in outcomes)
             raise
+        if self._dropped_logs:
+            log.warning("%d task log line(s) were dropped: more than %d were waiting for the "
+                        "database", self._dropped_logs, MAX_PENDING_LOG_LINES)
+            self._dropped_logs = 0
         due = finished.next_due_in
         if due is not None and due < self._poll_interval:
             asyncio.get_running_loop().call_later(max(0.0, due), self._wake)
@@ -104,6 +134,14 @@ class OutcomeBuffer:
                 log.warning("task %s: lease was lost before its %s outcome was recorded; "
                             "the late result is discarded", outcome.id, outcome.kind)
             self._unsure.discard(outcome.id)
+
+    def _take_streamed(self) -> None:
+        """Move the streamed lines to this flush, before the outcomes that follow them (a
+        line appended meanwhile from a thread waits for the next flush)."""
+        for _ in range(len(self._streamed)):
+            line = self._streamed.popleft()
+            line.message = self._scrub(line.message)
+            self._logs.append(line)
 
     async def final_flush(self, until: float) -> None:
         """At shutdown: try until loop time `until`, then say what could not be recorded."""

@@ -11,9 +11,9 @@
 
 It keeps every queue's dispatch policy, refreshed every `refresh_interval` seconds (and at
 once when a task names a queue it has not seen), so the shared adaptive rate and operator
-changes reach a running worker without a restart. Queue policies live with the journal
-(Capability.HTTP_JOURNAL): without it (MySQL) only tasks with their own target_url go out,
-with the default policy.
+changes reach a running worker without a restart. Both backends keep queue policies, so
+queue-level targets deliver on MySQL/MariaDB too; the attempt journal and the shared
+adaptive rate are Postgres-only (Capability.HTTP_JOURNAL, worker/http/journal.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 import time
 
 from pgtask.models import ClaimedTask, Outcome, QueuePolicy
-from pgtask.store.base import Capability, Store
+from pgtask.store.base import Store
 from pgtask.worker.http.config import HttpConfig
 from pgtask.worker.http.dispatch import HttpDispatcher
 from pgtask.worker.service import wait_or_stop
@@ -37,7 +37,7 @@ class HttpTargets:
         self.refresh_interval = refresh_interval
         self.policies: dict[str, QueuePolicy] = {}
         self.service = PolicyRefresh(self)
-        self._store: Store | None = None  # None: no queue policies to read
+        self._store: Store | None = None  # None: not opened yet, no queue policies to read
         self._refreshed_at = float("-inf")
         self._opened = asyncio.Event()
 
@@ -48,8 +48,7 @@ class HttpTargets:
 
     async def open(self, store: Store) -> None:
         await self.dispatcher.open(store)
-        if Capability.HTTP_JOURNAL in store.capabilities:
-            self._store = store
+        self._store = store
         await self.refresh()
         self._opened.set()
 
