@@ -30,7 +30,8 @@ from pgtask.console.render import render
 from pgtask.ops.snapshot import from_rows
 from pgtask.ops.window import Window
 from pgtask.store.migrate import migrate
-from pgtask.store.postgres.inspect import TOP_QUERIES, list_tasks, task_counts, top_rows
+from pgtask.store.postgres.inspect import list_tasks, task_counts
+from pgtask.store.postgres.top import TOP_QUERIES, top_rows
 
 DB = "pgtask_bench_top"
 

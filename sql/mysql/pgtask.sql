@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS pgtask_queues (
   dispatch_deadline DOUBLE NOT NULL DEFAULT 30,
   created_at        DATETIME(6) NOT NULL DEFAULT (UTC_TIMESTAMP(6)),
   updated_at        DATETIME(6) NOT NULL DEFAULT (UTC_TIMESTAMP(6)),
+  -- Unstuck: seconds a run may last before its next heartbeat takes it away (the attempt
+  -- failed), however alive its worker; NULL: no limit but the task type's own timeout.
+  max_run_time      DOUBLE NULL,
+  CONSTRAINT queues_max_run_time_in_range CHECK (max_run_time BETWEEN 1 AND 31536000),
   CONSTRAINT queues_name_is_valid CHECK (name REGEXP '^[a-z0-9][a-z0-9_.:-]{0,127}\\z'),
   CONSTRAINT queues_concurrency_limit_is_positive CHECK (concurrency_limit > 0),
   CONSTRAINT queues_rate_limit_is_positive CHECK (rate_limit > 0),
@@ -170,6 +174,22 @@ CREATE TABLE IF NOT EXISTS pgtask_workers (
   heartbeat_at DATETIME(6) NOT NULL DEFAULT (UTC_TIMESTAMP(6))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
+-- A task type as the workers that run it declared it, upserted by each worker when it
+-- starts. An enqueue that gives no queue, priority or max_attempts takes these.
+CREATE TABLE IF NOT EXISTS pgtask_task_types (
+  name            VARCHAR(128) NOT NULL PRIMARY KEY,
+  queue           VARCHAR(128) NOT NULL DEFAULT 'default',
+  priority        SMALLINT NOT NULL DEFAULT 0,
+  max_attempts    INT NULL,        -- NULL: the queue's
+  timeout_seconds DOUBLE NULL,     -- NULL: no limit of the type's own
+  title           VARCHAR(200) NOT NULL DEFAULT '',
+  description     TEXT NOT NULL,
+  created_at      DATETIME(6) NOT NULL DEFAULT (UTC_TIMESTAMP(6)),
+  updated_at      DATETIME(6) NOT NULL DEFAULT (UTC_TIMESTAMP(6)),
+  last_seen_at    DATETIME(6) NOT NULL DEFAULT (UTC_TIMESTAMP(6)),
+  last_worker     VARCHAR(255) NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
 -- Every task, unfinished or finished, in one shape: what inspection reads.
 CREATE OR REPLACE VIEW pgtask_all_tasks AS
   SELECT t.id, t.queue, t.task_type, t.payload, t.state, t.priority, t.run_at, t.attempt,
@@ -185,7 +205,8 @@ CREATE OR REPLACE VIEW pgtask_all_tasks AS
     FROM pgtask_task_history h;
 
 -- Put a task on a queue and give me its id (OUT p_task_id), from any application, inside
--- its own transaction. The SQL twin of Python's enqueue; NULL arguments take the defaults:
+-- its own transaction. The SQL twin of Python's enqueue; NULL arguments take the defaults
+-- (queue, priority and max_attempts: the task type's, from pgtask_task_types, first):
 --   CALL pgtask_enqueue_task('emails.send', '{"to": "a@b.c"}', NULL, NULL, NULL,
 --                            'signup-42', NULL, NULL, @id);
 --   SELECT @id;
@@ -207,10 +228,20 @@ CREATE PROCEDURE pgtask_enqueue_task(
 MODIFIES SQL DATA
 SQL SECURITY DEFINER
 enqueue: BEGIN
-  DECLARE v_queue    VARCHAR(255) CHARACTER SET utf8mb4 DEFAULT COALESCE(p_queue, 'default');
+  DECLARE v_queue    VARCHAR(255) CHARACTER SET utf8mb4 DEFAULT p_queue;
   DECLARE v_payload  LONGTEXT CHARACTER SET utf8mb4 DEFAULT COALESCE(p_payload, '{}');
-  DECLARE v_priority INT DEFAULT COALESCE(p_priority, 0);
+  DECLARE v_priority INT DEFAULT p_priority;
+  DECLARE v_max_attempts INT DEFAULT p_max_attempts;
   DECLARE v_error    VARCHAR(512);
+
+  -- What the call leaves out comes from the task type's definition, then 'default', 0 and
+  -- the queue's max_attempts. An aggregate always gives one row, found or not.
+  IF v_queue IS NULL OR v_priority IS NULL OR v_max_attempts IS NULL THEN
+    SELECT COALESCE(v_queue, MAX(d.queue), 'default'), COALESCE(v_priority, MAX(d.priority), 0),
+           COALESCE(v_max_attempts, MAX(d.max_attempts))
+      INTO v_queue, v_priority, v_max_attempts
+      FROM pgtask_task_types d WHERE d.name = p_task_type COLLATE utf8mb4_bin;
+  END IF;
 
   -- Refuse what the tables would refuse, with a message that says what to fix.
   IF p_task_type IS NULL
@@ -249,8 +280,8 @@ enqueue: BEGIN
                          ' is out of range (-1000 to 1000, higher runs first)');
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_error;
   END IF;
-  IF p_max_attempts IS NOT NULL AND p_max_attempts NOT BETWEEN 1 AND 1000 THEN
-    SET v_error = CONCAT('pgtask: max_attempts ', p_max_attempts, ' is out of range (1 to 1000)');
+  IF v_max_attempts IS NOT NULL AND v_max_attempts NOT BETWEEN 1 AND 1000 THEN
+    SET v_error = CONCAT('pgtask: max_attempts ', v_max_attempts, ' is out of range (1 to 1000)');
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_error;
   END IF;
   IF p_idempotency_key IS NOT NULL AND CHAR_LENGTH(p_idempotency_key) NOT BETWEEN 1 AND 255 THEN
@@ -283,7 +314,7 @@ enqueue: BEGIN
   INSERT INTO pgtask_tasks (queue, task_type, payload, priority, run_at, idempotency_key,
                             max_attempts, target_url)
   VALUES (v_queue, p_task_type, v_payload, v_priority, COALESCE(p_run_at, UTC_TIMESTAMP(6)),
-          p_idempotency_key, p_max_attempts, p_target_url);
+          p_idempotency_key, v_max_attempts, p_target_url);
   SET p_task_id = LAST_INSERT_ID();
 
   IF p_idempotency_key IS NOT NULL THEN

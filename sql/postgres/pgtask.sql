@@ -70,13 +70,21 @@ create table pgtask.queues (
   dispatch_rate_at  timestamptz,
   created_at        timestamptz not null default now(),
   updated_at        timestamptz not null default now(),
+  -- Unstuck: a run that lasts longer than this is taken away from its worker at its next
+  -- heartbeat (the handler cancelled, the attempt failed), however alive the worker is;
+  -- null: no limit but the task type's own timeout. Off by default: an upgrade must not
+  -- start failing long jobs that run as intended. (After updated_at: added by 0005.)
+  max_run_time      interval constraint max_run_time_in_range
+                    check (max_run_time between '1 second' and '365 days'),
   constraint backoff_bounds_are_ordered check (max_backoff >= min_backoff)
 );
 
 -- Unfinished work: the only table a claim reads. Kept small on purpose.
 create table pgtask.tasks (
   id               bigint primary key default nextval('pgtask.task_id_seq'),
-  queue            text not null default 'default'
+  -- No defaults for queue and priority: a row that leaves them out takes its task type's
+  -- (the tasks_apply_task_type trigger fills them in, falling back to 'default' and 0).
+  queue            text not null
                    constraint queue_name_is_valid check (queue ~ '^[a-z0-9][a-z0-9_.:-]*$' and length(queue) <= 128),
   task_type        text not null
                    constraint task_type_is_valid check (task_type ~ '^[a-z0-9][a-z0-9_.:-]*$' and length(task_type) <= 128),
@@ -84,7 +92,7 @@ create table pgtask.tasks (
                    constraint payload_is_an_object check (jsonb_typeof(payload) = 'object'),
   state            pgtask.task_state not null default 'queued'
                    constraint tasks_hold_unfinished_work check (state in ('queued', 'running')),
-  priority         smallint not null default 0
+  priority         smallint not null
                    constraint priority_in_range check (priority between -1000 and 1000),
   run_at           timestamptz not null default now(),
   attempt          integer not null default 0 constraint attempt_not_negative check (attempt >= 0),
@@ -202,6 +210,31 @@ create table pgtask.workers (
   waiting      boolean not null default false
 );
 
+-- A task type as the workers that run it declared it (@pgtask.task(...)), upserted by each
+-- worker when it starts. An enqueue that gives no queue, priority or max_attempts of its
+-- own takes these; explicit values win. Enqueueing a type with no row here is accepted
+-- (its workers may deploy later); top, stats and the dashboard flag it.
+create table pgtask.task_types (
+  name          text primary key
+                constraint task_type_is_valid check (name ~ '^[a-z0-9][a-z0-9_.:-]*$' and length(name) <= 128),
+  queue         text not null default 'default'
+                constraint queue_name_is_valid check (queue ~ '^[a-z0-9][a-z0-9_.:-]*$' and length(queue) <= 128),
+  priority      smallint not null default 0
+                constraint priority_in_range check (priority between -1000 and 1000),
+  -- null: the queue's max_attempts, read when the task fails.
+  max_attempts  integer constraint max_attempts_in_range check (max_attempts between 1 and 1000),
+  -- The worker cancels and fails a run after this long; null: no limit of the type's own.
+  timeout       interval constraint timeout_is_positive check (timeout > '0'),
+  title         text not null default '' constraint title_length check (length(title) <= 200),
+  description   text not null default ''
+                constraint description_length check (length(description) <= 4000),
+  created_at    timestamptz not null default now(),
+  updated_at    timestamptz not null default now(),
+  -- The latest worker start-up that declared this type, and that worker.
+  last_seen_at  timestamptz not null default now(),
+  last_worker   text
+);
+
 -- Fan-in: a group of tasks whose follow-up runs once, when the last member has finished
 -- (succeeded, dead or cancelled). Members carry group_id; the statement that finishes a
 -- member counts it here under the group row's lock, so concurrent finishes count exactly.
@@ -282,6 +315,8 @@ create index task_history_state on pgtask.task_history (state, id);
 -- "Dead in the last hour" for pgtask top: dead tasks are few, so this partial index is small
 -- and the count is a short range scan however much history there is.
 create index task_history_dead on pgtask.task_history (finished_at) where state = 'dead';
+-- The errors list ("pgtask errors"): finished tasks that failed at least once, newest first.
+create index task_history_errored on pgtask.task_history (id) where errors <> '[]';
 create index task_logs_task on pgtask.task_logs (task_id, at);
 create index http_attempts_task on pgtask.http_attempts (task_id, attempt);
 
@@ -424,13 +459,14 @@ $$;
 -- key, a second call for the same (queue, key) returns the first task's id instead.
 -- "on_success" and "on_failure" name follow-up tasks (see check_follow_ups), enqueued by
 -- the statement that finishes this one: after it succeeds (given its result), or when it
--- ends dead (given its error).
+-- ends dead (given its error). A null queue, priority or max_attempts takes the task
+-- type's (pgtask.task_types), then 'default', 0 and the queue's.
 create function pgtask.enqueue_task(
   task_type       text,
   payload         jsonb default '{}',
-  queue           text default 'default',
+  queue           text default null,
   run_at          timestamptz default null,
-  priority        integer default 0,
+  priority        integer default null,
   idempotency_key text default null,
   max_attempts    integer default null,
   target_url      text default null,
@@ -444,7 +480,18 @@ declare
   _id         bigint := nextval('pgtask.task_id_seq');
   _on_success jsonb;
   _on_failure jsonb;
+  _queue      text;
+  _priority   integer;
+  _attempts   integer;
 begin
+  if queue is null or priority is null or max_attempts is null then
+    -- One primary-key probe; a type no worker declared finds nothing and keeps the defaults.
+    select t.queue, t.priority, t.max_attempts into _queue, _priority, _attempts
+      from pgtask.task_types t where t.name = enqueue_task.task_type;
+    queue := coalesce(queue, _queue, 'default');
+    priority := coalesce(priority, _priority, 0);
+    max_attempts := coalesce(max_attempts, _attempts);
+  end if;
   perform pgtask.check_task(task_type, payload, queue, priority, max_attempts, target_url);
   if run_at is not null then
     perform pgtask.check_run_at(run_at);
@@ -484,7 +531,8 @@ end
 $$;
 
 -- Put many tasks on queues in one statement and give me their ids, in input order.
--- Arrays run in parallel; a null array (or element) takes the single-task default.
+-- Arrays run in parallel; a null array (or element) takes the single-task default (for
+-- queue, priority and max_attempts: the task type's, as enqueue_task).
 create function pgtask.enqueue_tasks(
   task_types       text[],
   payloads         jsonb[] default null,
@@ -553,21 +601,27 @@ begin
     perform pgtask.check_run_at(_bad.run_at);
   end loop;
 
+  -- What a row leaves out, its task type's definition fills (then 'default', 0 and the
+  -- queue's attempts): a hash join with a small table, empty until a worker starts.
   insert into pgtask.queues (name)
-  select distinct coalesce(q, 'default') from unnest(coalesce(queues, array['default'])) q
+  select distinct coalesce(i.queue, t.queue, 'default')
+    from unnest(task_types, queues) as i(task_type, queue)
+    left join pgtask.task_types t on i.queue is null and t.name = i.task_type
    order by 1 on conflict do nothing;
 
   -- Tasks without a key go in with one INSERT (and so one NOTIFY per queue).
   insert into pgtask.tasks (id, queue, task_type, payload, priority, run_at, max_attempts,
                             target_url, on_success, on_failure)
-  select i.id, coalesce(i.queue, 'default'), i.task_type, coalesce(i.payload, '{}'),
-         coalesce(i.priority, 0), coalesce(i.run_at, now()), i.max_attempts, i.target_url,
+  select i.id, coalesce(i.queue, t.queue, 'default'), i.task_type, coalesce(i.payload, '{}'),
+         coalesce(i.priority, t.priority, 0), coalesce(i.run_at, now()),
+         coalesce(i.max_attempts, t.max_attempts), i.target_url,
          case when i.on_success is not null then pgtask.check_follow_ups(i.on_success) end,
          case when i.on_failure is not null then pgtask.check_follow_ups(i.on_failure) end
     from unnest(_ids, task_types, payloads, queues, run_ats, priorities, max_attempts,
                 target_urls, idempotency_keys, on_successes, on_failures)
          with ordinality as i(id, task_type, payload, queue, run_at, priority, max_attempts,
                               target_url, idempotency_key, on_success, on_failure, n)
+    left join pgtask.task_types t on t.name = i.task_type
    where i.idempotency_key is null
    order by i.n;
 
@@ -576,8 +630,8 @@ begin
     for _i in 1 .. _n loop
       continue when idempotency_keys[_i] is null;
       _ids[_i] := pgtask.enqueue_task(
-        task_types[_i], coalesce(payloads[_i], '{}'), coalesce(queues[_i], 'default'),
-        run_ats[_i], coalesce(priorities[_i], 0), idempotency_keys[_i], max_attempts[_i],
+        task_types[_i], coalesce(payloads[_i], '{}'), queues[_i],
+        run_ats[_i], priorities[_i], idempotency_keys[_i], max_attempts[_i],
         target_urls[_i], on_successes[_i], on_failures[_i]);
     end loop;
   end if;
@@ -606,7 +660,8 @@ $$;
 
 -- Move the tasks whose lease ran out back to the queue (or to "dead" when that was their
 -- last attempt: a task that kills its worker every time must still run out of attempts).
--- Also forget workers presumed dead (see the delete below). Returns how many tasks moved.
+-- Also forget workers presumed dead (see the delete below), and give a queue row to any
+-- queue that queued tasks name without one. Returns how many tasks moved.
 create function pgtask.rescue_tasks(now timestamptz default null) returns integer
 language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
@@ -651,6 +706,24 @@ begin
   delete from pgtask.workers w
    where w.heartbeat_at < _now - greatest(interval '1 minute',
                                           3 * (select max(q.lease) from pgtask.queues q));
+
+  -- A raw "INSERT INTO pgtask.tasks" that names its queue and priority skips the
+  -- tasks_apply_task_type trigger, so its queue may have no row, and claims (which read
+  -- each queue's policy) pass it by: create the row here, within one maintenance interval.
+  -- A skip scan of tasks_queue_claim_order, one probe per distinct queue, not a read of
+  -- every queued task.
+  with recursive named (queue) as (
+    (select t.queue from pgtask.tasks t where t.state = 'queued' order by t.queue limit 1)
+    union all
+    select (select t.queue from pgtask.tasks t
+             where t.state = 'queued' and t.queue > n.queue order by t.queue limit 1)
+      from named n where n.queue is not null
+  )
+  insert into pgtask.queues (name)
+  select n.queue from named n
+   where n.queue is not null
+     and not exists (select 1 from pgtask.queues q where q.name = n.queue)
+  on conflict do nothing;
   return _moved;
 end
 $$;
@@ -804,6 +877,37 @@ begin
 end
 $$;
 
+-- Tell me how long until a claim could take more, when what holds ready work back is a
+-- queue's limit (asked after a claim that came back short): seconds until the next rate
+-- token of a rate-limited queue with ready work (null: none), and whether a queue with
+-- ready work has all its concurrency slots taken (finish_tasks then sends NOTIFY when one
+-- frees). Same filters as claim_task: a worker turned away by a rate limit sleeps until
+-- its next token instead of a whole poll interval.
+create function pgtask.claim_wait(queues text[], task_types text[] default null,
+                                  with_targets boolean default false,
+                                  now timestamptz default null)
+returns table (next_token_in double precision, slots_full boolean)
+language sql stable security definer
+set search_path = pgtask, pg_catalog, pg_temp
+as $$
+  select min(case when b.tokens >= 1 then 0 else (1 - b.tokens) / q.rate_limit end),
+         coalesce(bool_or((select count(*) from pgtask.tasks r
+                            where r.queue = q.name and r.state = 'running')
+                          >= q.concurrency_limit), false)
+    from (select pgtask.clock(claim_wait.now) as at) c
+    join pgtask.queues q
+      on (claim_wait.queues is null or q.name = any(claim_wait.queues)) and not q.paused
+     and (q.concurrency_limit is not null or q.rate_limit is not null)
+    cross join lateral (
+      select least(q.rate_burst::double precision, q.rate_tokens + q.rate_limit
+                   * greatest(0, extract(epoch from c.at - q.rate_updated_at))) as tokens) b
+   where exists (
+     select 1 from pgtask.tasks t
+      where t.state = 'queued' and t.queue = q.name and t.run_at <= c.at
+        and (task_types is null or t.task_type = any(task_types)
+             or (with_targets and (t.target_url is not null or q.target_url is not null))))
+$$;
+
 -- Record what became of the tasks I hold, all in one statement, and tell me which ones
 -- were still mine. Each outcome is one of:
 --   succeeded  the task is done; "result" is kept.
@@ -812,6 +916,8 @@ $$;
 --   dead       a permanent failure: no more attempts.
 --   snoozed    run again after "delay" without spending an attempt.
 --   released   put back untouched (graceful shutdown): the attempt is refunded.
+--   cancelled  the handler gave up on it for good (pgtask.Cancel): it ends cancelled with
+--              "error" as the reason, like cancel_task, and its chain stops there.
 -- A task whose lease token no longer matches (it was rescued, cancelled, or claimed again)
 -- is left alone and missing from the answer: its late result is discarded.
 create function pgtask.finish_tasks(
@@ -843,8 +949,9 @@ begin
       using errcode = 'invalid_parameter_value';
   end if;
   if exists (select 1 from unnest(outcomes) o
-              where o is null or o not in ('succeeded', 'failed', 'dead', 'snoozed', 'released')) then
-    raise exception 'pgtask: outcomes must be succeeded, failed, dead, snoozed or released'
+              where o is null or o not in ('succeeded', 'failed', 'dead', 'snoozed', 'released',
+                                           'cancelled')) then
+    raise exception 'pgtask: outcomes must be succeeded, failed, dead, snoozed, released or cancelled'
       using errcode = 'invalid_parameter_value';
   end if;
 
@@ -866,6 +973,7 @@ begin
            case
              when i.outcome = 'succeeded' then 'succeeded'
              when i.outcome = 'dead' then 'dead'
+             when i.outcome = 'cancelled' then 'cancelled'
              when i.outcome = 'failed'
                   and t.attempt >= coalesce(t.max_attempts, q.max_attempts) then 'dead'
              else 'queued'
@@ -892,7 +1000,7 @@ begin
   ), finished as (
     delete from pgtask.tasks t using held h
      where t.id = h.id and h.next_state <> 'queued'
-    returning t.*, h.next_state, h.result as outcome_result, h.entry
+    returning t.*, h.next_state, h.result as outcome_result, h.entry, h.error as reason
   ), archived as (
     insert into pgtask.task_history (id, queue, task_type, payload, state, priority, run_at,
       attempt, max_attempts, idempotency_key, target_url, worker_id, created_at, started_at,
@@ -903,7 +1011,10 @@ begin
            f.created_at, f.started_at, f.attempted_at, _now,
            case when f.entry is null then f.errors else f.errors || f.entry end,
            case when f.next_state = 'succeeded' then f.outcome_result end,
-           f.entry->>'error', f.parent_id, f.group_id, f.on_success, f.on_failure
+           -- A cancel's reason is its message, with no entry in errors (as cancel_task).
+           case when f.next_state = 'cancelled' then coalesce(f.reason, 'cancelled')
+                else f.entry->>'error' end,
+           f.parent_id, f.group_id, f.on_success, f.on_failure
       from finished f
      order by f.group_id  -- group rows are then locked in one order (see task_finished)
     returning task_history.id, task_history.state
@@ -924,6 +1035,20 @@ begin
   select x.id, x.state from (select a.id, a.state from archived a
                              union all select r.id, r.state from requeued r) x
    order by x.id;
+
+  -- Slots freed in a queue with a concurrency limit: wake the workers waiting on it (a
+  -- worker turned away by the limit sleeps until this, not its poll). Two probes of small
+  -- tables first, so a finish costs nothing more when no queue has a limit or no worker
+  -- waits; then one notification per such queue (Postgres folds repeats in a transaction).
+  if exists (select 1 from pgtask.queues q where q.concurrency_limit is not null)
+     and exists (select 1 from pgtask.workers w where w.waiting) then
+    perform pg_notify('pgtask', f.queue)
+       from (select h.queue from pgtask.task_history h where h.id = any(ids)
+             union select t.queue from pgtask.tasks t where t.id = any(ids)) f
+       join pgtask.queues q on q.name = f.queue and q.concurrency_limit is not null
+      where exists (select 1 from pgtask.workers w
+                     where w.waiting and (w.queues is null or f.queue = any(w.queues)));
+  end if;
 end
 $$;
 
@@ -983,7 +1108,9 @@ $$;
 
 -- I am still working on these tasks: extend their leases, and note that I am alive.
 -- Returns the ids I no longer hold (rescued, cancelled or claimed by another worker), so I
--- can stop working on them.
+-- can stop working on them. A run longer than its queue's max_run_time is failed here
+-- instead of extended ("unstuck": a hung handler whose worker still heartbeats), so it too
+-- comes back as no longer held.
 create function pgtask.heartbeat(worker_id text, ids bigint[] default '{}',
                                  lease_tokens uuid[] default '{}',
                                  now timestamptz default null) returns setof bigint
@@ -991,10 +1118,29 @@ language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
 declare
-  _now timestamptz := pgtask.clock(heartbeat.now);
+  _now     timestamptz := pgtask.clock(heartbeat.now);
+  _overdue record;
 begin
   update pgtask.workers w set heartbeat_at = _now, in_flight = coalesce(cardinality(ids), 0)
    where w.id = heartbeat.worker_id;
+
+  -- A probe of the small queues table first: without a max_run_time anywhere, nothing more.
+  if exists (select 1 from pgtask.queues q where q.max_run_time is not null) then
+    select array_agg(t.id) as ids, array_agg(t.lease_token) as tokens,
+           array_agg('taken away: ran longer than queue ' || t.queue || '''s max_run_time ('
+                     || q.max_run_time || '); the attempt counts as failed (change it with '
+                     || '"pgtask queue set ' || t.queue || ' --max-run-time")') as errors
+      into _overdue
+      from unnest(ids, lease_tokens) as h(id, token)
+      join pgtask.tasks t on t.id = h.id and t.lease_token = h.token and t.state = 'running'
+      join pgtask.queues q on q.name = t.queue
+     where t.attempted_at + q.max_run_time < _now;
+    if _overdue.ids is not null then
+      perform pgtask.finish_tasks(_overdue.ids, _overdue.tokens,
+                                  array_fill('failed'::text, array[cardinality(_overdue.ids)]),
+                                  null, _overdue.errors, null, heartbeat.now);
+    end if;
+  end if;
 
   return query
   with held as (
@@ -1023,6 +1169,44 @@ as $$
      set host = excluded.host, pid = excluded.pid, queues = excluded.queues,
          task_types = excluded.task_types, concurrency = excluded.concurrency,
          heartbeat_at = excluded.heartbeat_at
+$$;
+
+-- Record the task types a starting worker runs, with the options it declared for them.
+-- "definitions" is a JSON array of {"name", "queue", "priority", "max_attempts",
+-- "timeout_seconds", "title", "description"}; the latest worker to start wins, so a
+-- deploy that changes a type's options takes effect as its first worker starts.
+create function pgtask.register_task_types(worker_id text, definitions jsonb,
+                                           now timestamptz default null) returns integer
+language sql volatile security definer
+set search_path = pgtask, pg_catalog, pg_temp
+as $$
+  with upserted as (
+    insert into pgtask.task_types as t (name, queue, priority, max_attempts, timeout, title,
+                                        description, created_at, updated_at, last_seen_at,
+                                        last_worker)
+    select d.name, coalesce(d.queue, 'default'), coalesce(d.priority, 0), d.max_attempts,
+           make_interval(secs => d.timeout_seconds), coalesce(d.title, ''),
+           coalesce(d.description, ''), c.at, c.at, c.at, worker_id
+      from jsonb_to_recordset(definitions) as d(name text, queue text, priority integer,
+                                                max_attempts integer,
+                                                timeout_seconds double precision,
+                                                title text, description text),
+           (select pgtask.clock(now) as at) c
+     order by d.name
+    on conflict (name) do update
+       set queue = excluded.queue, priority = excluded.priority,
+           max_attempts = excluded.max_attempts, timeout = excluded.timeout,
+           title = excluded.title, description = excluded.description,
+           updated_at = case when (t.queue, t.priority, t.max_attempts, t.timeout, t.title,
+                                   t.description)
+                                  is distinct from (excluded.queue, excluded.priority,
+                                                    excluded.max_attempts, excluded.timeout,
+                                                    excluded.title, excluded.description)
+                             then excluded.updated_at else t.updated_at end,
+           last_seen_at = excluded.last_seen_at, last_worker = excluded.last_worker
+    returning 1
+  )
+  select count(*)::integer from upserted
 $$;
 
 -- I am waiting for work (true) or busy (false): only waiting workers are sent NOTIFY.
@@ -1112,6 +1296,124 @@ begin
 end
 $$;
 
+-- Take a queued task off its queue as if it had never been enqueued: no history row, no
+-- follow-ups, its idempotency key free again, its log lines and HTTP attempts gone. False:
+-- there is no such task. A task that is running, finished or counted by a fan-in group is
+-- refused, with what to do instead (a group waits for each member: cancel it so it counts).
+create function pgtask.delete_task(id bigint) returns boolean
+language plpgsql volatile security definer
+set search_path = pgtask, pg_catalog, pg_temp
+as $$
+declare
+  _task pgtask.tasks;
+begin
+  select * into _task from pgtask.tasks t where t.id = delete_task.id for update;
+  if not found then
+    if exists (select 1 from pgtask.task_history h where h.id = delete_task.id) then
+      raise exception 'pgtask: task % has finished; only a queued task can be deleted', id
+        using hint = 'Finished tasks leave history when "pgtask prune" judges them old enough.';
+    end if;
+    return false;
+  end if;
+  if _task.state <> 'queued' then
+    raise exception 'pgtask: task % is running; only a queued task can be deleted', id
+      using hint = 'Cancel it instead ("pgtask cancel"): its handler is stopped.';
+  end if;
+  if _task.group_id is not null then
+    raise exception 'pgtask: task % belongs to group %, which waits for it', id, _task.group_id
+      using hint = 'Cancel it instead ("pgtask cancel"): the group counts it as cancelled.';
+  end if;
+  delete from pgtask.tasks t where t.id = _task.id;
+  delete from pgtask.idempotency_keys k
+   where k.queue = _task.queue and k.key = _task.idempotency_key and k.task_id = _task.id;
+  delete from pgtask.task_logs l where l.task_id = _task.id;
+  delete from pgtask.http_attempts a where a.task_id = _task.id;
+  return true;
+end
+$$;
+
+-- Change a queued task before it runs. "changes" holds any of payload, priority, run_at,
+-- queue and max_attempts; run_at null means now, max_attempts null the queue's. The same
+-- checks as enqueue_task apply. Gives the changed task; no row: there is no such task. A
+-- task that is running or finished is refused (its run has begun: the change would come
+-- too late, or half of it would).
+create function pgtask.update_task(id bigint, changes jsonb, now timestamptz default null)
+returns setof pgtask.tasks
+language plpgsql volatile security definer
+set search_path = pgtask, pg_catalog, pg_temp
+as $$
+declare
+  _now  timestamptz := pgtask.clock(update_task.now);
+  _task pgtask.tasks;
+  _new  pgtask.tasks;
+  _bad  text;
+begin
+  if changes is null or jsonb_typeof(changes) <> 'object' or changes = '{}' then
+    raise exception 'pgtask: say what to change: a JSON object of payload, priority, run_at, '
+                    'queue or max_attempts' using errcode = 'check_violation';
+  end if;
+  select k into _bad from jsonb_object_keys(changes) k
+   where k not in ('payload', 'priority', 'run_at', 'queue', 'max_attempts') limit 1;
+  if _bad is not null then
+    raise exception 'pgtask: % cannot be changed (only payload, priority, run_at, queue and '
+                    'max_attempts can)', quote_literal(_bad) using errcode = 'check_violation';
+  end if;
+  select * into _task from pgtask.tasks t where t.id = update_task.id for update;
+  if not found then
+    if exists (select 1 from pgtask.task_history h where h.id = update_task.id) then
+      raise exception 'pgtask: task % has finished; only a queued task can be updated', id;
+    end if;
+    return;
+  end if;
+  if _task.state <> 'queued' then
+    raise exception 'pgtask: task % is running; only a queued task can be updated', id
+      using hint = 'Cancel it, or wait for it to finish and enqueue a new one.';
+  end if;
+  _new := _task;
+  if changes ? 'payload' then _new.payload := changes->'payload'; end if;
+  if changes ? 'queue' then _new.queue := changes->>'queue'; end if;
+  if changes ? 'priority' then _new.priority := (changes->>'priority')::integer; end if;
+  if changes ? 'max_attempts' then _new.max_attempts := (changes->>'max_attempts')::integer; end if;
+  if changes ? 'run_at' then
+    _new.run_at := coalesce((changes->>'run_at')::timestamptz, _now);
+    perform pgtask.check_run_at(_new.run_at);
+  end if;
+  perform pgtask.check_task(_new.task_type, coalesce(_new.payload, 'null'), _new.queue,
+                            _new.priority, _new.max_attempts, _new.target_url);
+  if _new.max_attempts < _task.attempt then
+    raise exception 'pgtask: task % has used % attempts; max_attempts % would leave none',
+      id, _task.attempt, _new.max_attempts using errcode = 'check_violation';
+  end if;
+  if _new.queue <> _task.queue then
+    insert into pgtask.queues (name) values (_new.queue) on conflict do nothing;
+    if _task.idempotency_key is not null then
+      -- The key names one task per queue: it moves with the task, unless the new queue
+      -- already has a task under that key.
+      if exists (select 1 from pgtask.idempotency_keys k
+                  where k.queue = _new.queue and k.key = _task.idempotency_key) then
+        raise exception 'pgtask: queue % already has a task with this idempotency key',
+          quote_literal(_new.queue) using errcode = 'unique_violation';
+      end if;
+      update pgtask.idempotency_keys k set queue = _new.queue
+       where k.queue = _task.queue and k.key = _task.idempotency_key and k.task_id = _task.id;
+    end if;
+  end if;
+  update pgtask.tasks t
+     set payload = _new.payload, queue = _new.queue, priority = _new.priority,
+         run_at = _new.run_at, max_attempts = _new.max_attempts
+   where t.id = _task.id
+  returning t.* into _new;
+  -- Due now on another queue or earlier than it was: a waiting worker would otherwise only
+  -- see it at its next poll (the insert trigger's NOTIFY has long been sent).
+  if _new.run_at <= _now and (_new.queue <> _task.queue or _new.run_at < _task.run_at)
+     and exists (select 1 from pgtask.workers w
+                  where w.waiting and (w.queues is null or _new.queue = any(w.queues))) then
+    perform pg_notify('pgtask', _new.queue);
+  end if;
+  return next _new;
+end
+$$;
+
 -- Forget finished tasks older than "older_than", with their keys, logs and HTTP attempts;
 -- also completed groups and schedule fire times that old.
 -- Returns how many tasks were forgotten.
@@ -1168,14 +1470,14 @@ begin
   select string_agg(k, ', ' order by k) into _unknown from jsonb_object_keys(settings) k
    where k not in ('concurrency_limit', 'rate_limit', 'rate_burst', 'max_attempts', 'min_backoff',
                    'max_backoff', 'max_doublings', 'backoff_jitter', 'lease', 'target_url',
-                   'dispatch_deadline');
+                   'dispatch_deadline', 'max_run_time');
   if _unknown is not null then
     raise exception 'pgtask: unknown queue setting(s): %', _unknown using errcode = 'invalid_parameter_value';
   end if;
   select string_agg(k, ', ' order by k) into _cleared from jsonb_each(settings) s(k, v)
-   where v = 'null' and k not in ('concurrency_limit', 'rate_limit', 'target_url');
+   where v = 'null' and k not in ('concurrency_limit', 'rate_limit', 'target_url', 'max_run_time');
   if _cleared is not null then
-    raise exception 'pgtask: % cannot be cleared (only concurrency_limit, rate_limit and target_url can)',
+    raise exception 'pgtask: % cannot be cleared (only concurrency_limit, rate_limit, target_url and max_run_time can)',
       _cleared using errcode = 'invalid_parameter_value';
   end if;
 
@@ -1194,6 +1496,14 @@ begin
   if settings ? 'lease' then _q.lease := (settings->>'lease')::interval; end if;
   if settings ? 'target_url' then _q.target_url := settings->>'target_url'; end if;
   if settings ? 'dispatch_deadline' then _q.dispatch_deadline := (settings->>'dispatch_deadline')::interval; end if;
+  if settings ? 'max_run_time' then _q.max_run_time := (settings->>'max_run_time')::interval; end if;
+  -- A rate set without a burst comes with one second's worth of tokens (at least 1): a
+  -- worker that claims a moment late (a round trip, a busy host) then loses none, while an
+  -- idle queue bursts at most one second of work. A burst given with the rate, or later, wins.
+  if settings ? 'rate_limit' and not settings ? 'rate_burst' and _q.rate_limit > 0
+     and _q.rate_limit < 'infinity' then
+    _q.rate_burst := least(greatest(1, ceil(_q.rate_limit)), 1000000)::integer;
+  end if;
 
   if _q.concurrency_limit <= 0 then
     raise exception 'pgtask: concurrency_limit must be at least 1, got %', _q.concurrency_limit
@@ -1247,13 +1557,18 @@ begin
     raise exception 'pgtask: target_url must start with http:// or https://'
       using errcode = 'check_violation';
   end if;
+  if _q.max_run_time not between interval '1 second' and interval '365 days' then
+    raise exception 'pgtask: max_run_time must be from 1 second to 365 days, got %', _q.max_run_time
+      using errcode = 'check_violation';
+  end if;
 
   update pgtask.queues q
      set concurrency_limit = _q.concurrency_limit, rate_limit = _q.rate_limit,
          rate_burst = _q.rate_burst, max_attempts = _q.max_attempts,
          min_backoff = _q.min_backoff, max_backoff = _q.max_backoff,
          max_doublings = _q.max_doublings, backoff_jitter = _q.backoff_jitter, lease = _q.lease,
-         target_url = _q.target_url, dispatch_deadline = _q.dispatch_deadline, updated_at = now()
+         target_url = _q.target_url, dispatch_deadline = _q.dispatch_deadline,
+         max_run_time = _q.max_run_time, updated_at = now()
    where q.name = configure_queue.name
   returning q.* into _q;
   return _q;
@@ -1261,17 +1576,27 @@ end
 $$;
 
 -- Stop (or restart) claims from a queue; running tasks finish undisturbed.
--- False: there is no such queue.
+-- Pausing a queue that has no row yet creates it, paused: an operator may stop a queue
+-- before its first task arrives. False: resuming a queue that does not exist.
 create function pgtask.set_queue_paused(name text, paused boolean) returns boolean
-language sql volatile security definer
+language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
-  with changed as (
-    update pgtask.queues q set paused = set_queue_paused.paused, updated_at = now()
-     where q.name = set_queue_paused.name
-    returning 1
-  )
-  select exists (select 1 from changed)
+begin
+  if set_queue_paused.paused and (name is null or not pgtask.is_valid_name(name)) then
+    raise exception 'pgtask: invalid queue name %', coalesce(quote_literal(name), 'NULL')
+      using errcode = 'check_violation',
+            hint = 'Names match ^[a-z0-9][a-z0-9_.:-]{0,127}$, e.g. ''default''.';
+  end if;
+  if set_queue_paused.paused then
+    insert into pgtask.queues as q (name, paused) values (set_queue_paused.name, true)
+    on conflict on constraint queues_pkey do update set paused = true, updated_at = now();
+    return true;
+  end if;
+  update pgtask.queues q set paused = false, updated_at = now()
+   where q.name = set_queue_paused.name;
+  return found;
+end
 $$;
 
 -- Keep these log lines with their tasks, for "pgtask show".
@@ -1461,16 +1786,18 @@ as $$
 declare
   _ids bigint[];
 begin
+  -- A follow-up that names no queue or priority is left to the tasks_apply_task_type
+  -- trigger: its task type's, then 'default' and 0 (and that queue's row).
   insert into pgtask.queues (name)
-  select distinct coalesce(s->>'queue', 'default') from jsonb_array_elements(specs) s
-   order by 1 on conflict do nothing;
+  select distinct s->>'queue' from jsonb_array_elements(specs) s
+   where s->>'queue' is not null order by 1 on conflict do nothing;
 
   with added as (
     insert into pgtask.tasks (queue, task_type, payload, priority, run_at, max_attempts,
                               target_url, created_at, parent_id, group_id, on_success, on_failure)
-    select coalesce(e.s->>'queue', 'default'), e.s->>'task_type',
+    select e.s->>'queue', e.s->>'task_type',
            pgtask.follow_up_payload(coalesce(e.s->'payload', '{}'), extra),
-           coalesce((e.s->>'priority')::integer, 0),
+           (e.s->>'priority')::integer,
            at + coalesce((e.s->>'delay')::interval, '0'), (e.s->>'max_attempts')::integer,
            e.s->>'target_url', at, enqueue_follow_ups.parent_id, enqueue_follow_ups.group_id,
            e.s->'on_success', e.s->'on_failure'
@@ -1814,6 +2141,33 @@ $$;
 create trigger tasks_notify after insert on pgtask.tasks
   referencing new table as new_tasks
   for each statement execute function pgtask.notify_new_tasks();
+
+-- A row inserted without a queue or a priority (a raw "INSERT INTO pgtask.tasks", a
+-- follow-up that names neither): fill them, and max_attempts, from its task type, then
+-- 'default' and 0, and give its queue a row so that workers claim it. The trigger's WHEN
+-- keeps enqueue_task and enqueue_tasks, which fill every column themselves, from ever
+-- calling it: the hot path pays nothing.
+create function pgtask.apply_task_type() returns trigger
+language plpgsql
+set search_path = pgtask, pg_catalog, pg_temp
+as $$
+declare
+  _type pgtask.task_types;
+begin
+  select * into _type from pgtask.task_types t where t.name = new.task_type;
+  new.queue := coalesce(new.queue, _type.queue, 'default');
+  new.priority := coalesce(new.priority, _type.priority, 0);
+  new.max_attempts := coalesce(new.max_attempts, _type.max_attempts);
+  if not exists (select 1 from pgtask.queues q where q.name = new.queue) then
+    insert into pgtask.queues (name) values (new.queue) on conflict do nothing;
+  end if;
+  return new;
+end
+$$;
+
+create trigger tasks_apply_task_type before insert on pgtask.tasks
+  for each row when (new.queue is null or new.priority is null)
+  execute function pgtask.apply_task_type();
 
 -- A task finished: enqueue what it asked for, its on_success tasks (given its result) or,
 -- when it ended dead, its on_failure tasks (given its error); a cancelled task's chain

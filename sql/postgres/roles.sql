@@ -41,6 +41,7 @@ grant execute on function
 
 grant execute on function
   pgtask.claim_task(text[], text, integer, text[], timestamptz, boolean),
+  pgtask.claim_wait(text[], text[], boolean, timestamptz),
   pgtask.finish_tasks(bigint[], uuid[], text[], jsonb[], text[], interval[], timestamptz),
   pgtask.complete_task(bigint, uuid, jsonb, timestamptz),
   pgtask.complete_tasks(bigint[], uuid[], jsonb[], timestamptz),
@@ -48,6 +49,7 @@ grant execute on function
   pgtask.fail_tasks(bigint[], uuid[], text[], interval[], boolean[], timestamptz),
   pgtask.heartbeat(text, bigint[], uuid[], timestamptz),
   pgtask.register_worker(text, text, integer, text[], text[], integer, timestamptz),
+  pgtask.register_task_types(text, jsonb, timestamptz),
   pgtask.deregister_worker(text),
   pgtask.set_worker_waiting(text, boolean),
   pgtask.rescue_tasks(timestamptz),

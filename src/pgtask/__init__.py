@@ -17,6 +17,7 @@ from pgtask.client import (
     make_request,
 )
 from pgtask.errors import (
+    Cancel,
     ConfigError,
     DatabaseUnavailable,
     Permanent,
@@ -46,6 +47,7 @@ __getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [
+    "Cancel",
     "ConfigError",
     "DatabaseUnavailable",
     "DoneTask",

@@ -17,7 +17,7 @@ from typing import Any
 
 from pgtask.chains import follow_ups, group_members
 from pgtask.models import EnqueueRequest, validate_max_attempts, validate_name, validate_priority
-from pgtask.registry import TaskDef
+from pgtask.registry import TaskDef, default_registry
 
 TaskRef = str | TaskDef
 
@@ -30,10 +30,13 @@ def make_request(task: TaskRef, payload: Mapping[str, Any] | None = None, *,
                  on_failure: Any = None) -> EnqueueRequest:
     """Validate one task's options (defaults from its TaskDef) into an EnqueueRequest.
 
+    A task named by its type takes the options of the TaskDef this process declared under
+    that name (@pgtask.task), if any; otherwise what the caller leaves out stays None and
+    the database fills it from the definition workers registered (pgtask.task_types).
     `then`: follow-up task(s) enqueued when this one succeeds (they receive its result);
     `on_failure`: when it ends dead. A task type, a TaskDef, pgtask.follow_up(...) or a list.
     """
-    definition = task if isinstance(task, TaskDef) else None
+    definition = task if isinstance(task, TaskDef) else default_registry.get(task)
     task_type = validate_name("task type", definition.name if definition else task)
     if payload is None:
         payload = {}
@@ -52,10 +55,10 @@ def make_request(task: TaskRef, payload: Mapping[str, Any] | None = None, *,
     return EnqueueRequest(
         task_type=task_type,
         payload=dict(payload),
-        queue=validate_name("queue", queue or (definition.queue if definition else "default")),
+        queue=_queue(queue if queue is not None else (definition.queue if definition else None)),
         run_at=run_at,
-        priority=validate_priority(priority if priority is not None
-                                   else (definition.priority if definition else 0)),
+        priority=_priority(priority if priority is not None
+                           else (definition.priority if definition else None)),
         idempotency_key=idempotency_key,
         max_attempts=validate_max_attempts(max_attempts if max_attempts is not None
                                            else (definition.max_attempts if definition else None)),
@@ -64,6 +67,14 @@ def make_request(task: TaskRef, payload: Mapping[str, Any] | None = None, *,
         on_success=follow_ups(then),
         on_failure=follow_ups(on_failure),
     )
+
+
+def _queue(name: str | None) -> str | None:
+    return None if name is None else validate_name("queue", name)
+
+
+def _priority(value: int | None) -> int | None:
+    return None if value is None else validate_priority(value)
 
 
 def _requests(items: Iterable[Any]) -> list[EnqueueRequest]:

@@ -47,3 +47,13 @@ class Retry(Exception):
             raise ValueError("Retry(after=...) must not be negative")
         super().__init__(reason)
         self.after = timedelta(seconds=seconds)
+
+
+class Cancel(Exception):
+    """Raise from a handler to cancel its own task: it ends `cancelled`, with `reason` as
+    its message (as an operator's `pgtask cancel --reason` records it), no retry, and no
+    follow-ups. `pgtask retry` can still revive it."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "cancelled")
+        self.reason = reason

@@ -104,7 +104,7 @@ class TaskRecord:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-OutcomeKind = Literal["succeeded", "failed", "dead", "snoozed", "released"]
+OutcomeKind = Literal["succeeded", "failed", "dead", "snoozed", "released", "cancelled"]
 
 
 @dataclass(slots=True)
@@ -148,6 +148,14 @@ class Finished:
     next_due_in: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimWait:
+    """Why a short claim came back short, when a queue's limit held ready work back."""
+
+    next_token_in: float | None = None  # seconds until a rate-limited queue earns a token
+    slots_full: bool = False  # a concurrency-limited queue with ready work has no free slot
+
+
 @dataclass(slots=True)
 class LogLine:
     task_id: int
@@ -169,13 +177,15 @@ class WorkerInfo:
 
 @dataclass(slots=True)
 class EnqueueRequest:
-    """One task to enqueue; None fields take the database defaults."""
+    """One task to enqueue; None fields take the database defaults (queue, priority and
+    max_attempts: the task type's definition in pgtask.task_types, then 'default', 0 and
+    the queue's)."""
 
     task_type: str
     payload: dict[str, Any] = field(default_factory=dict)
-    queue: str = "default"
+    queue: str | None = None
     run_at: datetime | None = None
-    priority: int = 0
+    priority: int | None = None
     idempotency_key: str | None = None
     max_attempts: int | None = None
     target_url: str | None = None

@@ -44,7 +44,9 @@ QUEUE_SETTINGS: tuple[QueueSetting, ...] = (
                  "Max running at once ('none': no limit).", clearable=True, minimum=1),
     QueueSetting("rate_limit", "rate", "rate",
                  "Token-bucket rate, e.g. 100/s or 10/m ('none').", clearable=True),
-    QueueSetting("rate_burst", "burst", "int", "Token-bucket burst size.", minimum=1),
+    QueueSetting("rate_burst", "burst", "int",
+                 "Token-bucket burst size (a --rate given without it: one second's worth).",
+                 minimum=1),
     QueueSetting("max_attempts", "max-attempts", "int",
                  "Attempts before a task is dead (1-1000).", minimum=1, maximum=1000),
     QueueSetting("min_backoff", "min-backoff", "duration", "First retry delay, e.g. 1s."),
@@ -59,6 +61,10 @@ QUEUE_SETTINGS: tuple[QueueSetting, ...] = (
                  "POST tasks to this URL ('none': run in-process).", clearable=True),
     QueueSetting("dispatch_deadline", "dispatch-deadline", "duration",
                  "HTTP timeout per task, e.g. 30s."),
+    QueueSetting("max_run_time", "max-run-time", "duration",
+                 "Longest a run may last before it is taken away and counted failed, "
+                 "heartbeat or not, e.g. 10m ('none': the task type's timeout only).",
+                 clearable=True),
 )
 
 BY_NAME = {setting.name: setting for setting in QUEUE_SETTINGS}

@@ -97,6 +97,13 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self.tasks)
 
+    def definitions(self) -> list[dict[str, Any]]:
+        """The task types as workers record them in the database (pgtask.task_types)."""
+        return [{"name": d.name, "queue": d.queue, "priority": d.priority,
+                 "max_attempts": d.max_attempts, "timeout_seconds": d.timeout,
+                 "title": d.title[:200], "description": d.description[:4000]}
+                for d in (self.tasks[name] for name in self.names())]
+
 
 default_registry = Registry()
 task = default_registry.task

@@ -186,7 +186,8 @@ def read_with_the_web(dsn: str, ids: list[int]) -> None:
     paths = ["/", "/ui/live", "/metrics", "/api/tasks?state=dead", "/api/tasks?limit=500"]
     paths += [p for task_id in ids[:150]
               for p in (f"/api/tasks/{task_id}", f"/tasks/{task_id}")]
-    with TestClient(create_app(dsn, auth=AuthConfig()), base_url="http://localhost") as client:
+    app = create_app(dsn, auth=AuthConfig(), insecure=True)
+    with TestClient(app, base_url="http://localhost") as client:
         for path in paths:
             response = client.get(path)
             assert response.status_code == 200, (path, response.text[:300])

@@ -155,7 +155,7 @@ def test_web_readers_answer_and_the_next_request_too(dsn, poisoned):
     from pgtask.web import create_app
     from pgtask.web.auth import AuthConfig
 
-    with TestClient(create_app(dsn, auth=AuthConfig(), refresh_seconds=0.2),
+    with TestClient(create_app(dsn, auth=AuthConfig(), insecure=True, refresh_seconds=0.2),
                     base_url="http://localhost") as client:
         paths = ["/api/tasks", "/api/tasks?state=dead", "/api/tasks?after=0", "/metrics",
                  "/", "/ui/live", "/api/queues", "/api/workers"]

@@ -17,7 +17,8 @@ from pgtask.store.mysql.store import connect
 pytestmark = pytest.mark.mysql
 PGTASK = Path(sys.executable).parent / "pgtask"
 TABLES = {"pgtask_alembic_version", "pgtask_all_tasks", "pgtask_idempotency_keys", "pgtask_queues",
-          "pgtask_task_history", "pgtask_task_logs", "pgtask_tasks", "pgtask_workers"}
+          "pgtask_task_history", "pgtask_task_logs", "pgtask_task_types", "pgtask_tasks",
+          "pgtask_workers"}
 
 
 def tables(dsn: str) -> set[str]:
@@ -72,6 +73,50 @@ def test_the_schema_file_also_runs_through_the_mysql_client_way(new_mysql_databa
         for statement in split_script(read_sql("mysql/pgtask.sql")):
             cur.execute(statement)
     assert tables(dsn) == TABLES
+
+
+# Everything that defines the schema, read from information_schema; alembic's table aside.
+CATALOG = {
+    "columns": """SELECT TABLE_NAME, ORDINAL_POSITION, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE,
+                         COLUMN_DEFAULT, EXTRA FROM information_schema.COLUMNS
+                   WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> 'pgtask_alembic_version'""",
+    "indexes": """SELECT TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, NON_UNIQUE
+                    FROM information_schema.STATISTICS
+                   WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> 'pgtask_alembic_version'""",
+    "checks": """SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+                  WHERE CONSTRAINT_SCHEMA = DATABASE()""",
+    "routines": """SELECT ROUTINE_NAME, ROUTINE_TYPE, ROUTINE_DEFINITION
+                     FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()""",
+    "views": """SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS
+                 WHERE TABLE_SCHEMA = DATABASE()""",
+}
+
+
+def catalog(dsn: str) -> dict[str, list[tuple]]:
+    with connect(dsn) as conn, conn.cursor() as cur:
+        found = {}
+        for part, query in CATALOG.items():
+            cur.execute(query)
+            # A view's text names its database: compare it without.
+            rows = [tuple(str(v).replace(f"`{conn.db.decode()}`.", "") for v in row)
+                    for row in cur.fetchall()]
+            found[part] = sorted(rows)
+        return found
+
+
+def test_migrations_build_the_schema_file(new_mysql_database):
+    """0001 + ... + head build exactly what sql/mysql/pgtask.sql builds."""
+    from pgtask.resources import read_sql
+    from pgtask.store.mysql.sql import split_script
+
+    migrated, built = new_mysql_database(), new_mysql_database(migrated=False)
+    with connect(built, autocommit=True) as conn, conn.cursor() as cur:
+        for statement in split_script(read_sql("mysql/pgtask.sql")):
+            cur.execute(statement)
+    expected, actual = catalog(built), catalog(migrated)
+    for part in CATALOG:
+        assert actual[part] == expected[part], f"{part} differ"
+    assert len(expected["routines"]) >= 1 and len(expected["columns"]) >= 40
 
 
 def test_an_unreachable_server_is_a_clear_error_without_the_password():

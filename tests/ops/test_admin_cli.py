@@ -88,7 +88,7 @@ def test_queue_set_ls_pause_resume(run_cli, backend):
     assert again.code == 0
     run_cli("queue", "resume", "mail", "--dsn", dsn)
     assert not backend.queue_row("mail")["paused"]
-    missing = run_cli("queue", "pause", "nope", "--dsn", dsn)
+    missing = run_cli("queue", "resume", "nope", "--dsn", dsn)
     assert missing.code == 1 and "no queue named 'nope'" in missing.err
 
 

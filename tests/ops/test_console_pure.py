@@ -84,7 +84,7 @@ def test_keys_cycle_sort_edit_filter_select_and_pause():
     view, _ = handle_key(view, "esc", [])
     assert view.filter == ""
     shown = visible_queues(snap, view)
-    view, _ = handle_key(view, "down", shown)
+    view, _ = handle_key(view, "up", shown)  # the selection stayed on emails, below beta
     view, action = handle_key(view, "p", shown)
     assert action == Action("resume", "beta")  # beta is paused
     view, _ = handle_key(view, "up", shown)

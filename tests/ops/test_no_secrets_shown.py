@@ -71,7 +71,7 @@ def test_no_cli_or_console_face_shows_a_url_secret(run_cli, dsn, planted):
 
 def test_no_web_face_shows_a_url_secret(dsn, planted):
     planted, _ = planted
-    app = create_app(dsn, auth=AuthConfig(), refresh_seconds=0.2)
+    app = create_app(dsn, auth=AuthConfig(), insecure=True, refresh_seconds=0.2)
     with TestClient(app, base_url="http://localhost") as client:
         posted = client.post("/api/tasks", json={"type": "t.x", "target_url": POSTED_URL})
         assert posted.status_code == 201, posted.text

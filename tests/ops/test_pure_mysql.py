@@ -12,7 +12,8 @@ from pgtask.store.mysql.queue_settings import apply_settings, check_request, pg_
 
 DEFAULTS = {"concurrency_limit": None, "rate_limit": None, "rate_burst": 1, "max_attempts": 20,
             "min_backoff": 1.0, "max_backoff": 3600.0, "max_doublings": 20,
-            "backoff_jitter": 0.2, "lease": 30.0, "target_url": None, "dispatch_deadline": 30.0}
+            "backoff_jitter": 0.2, "lease": 30.0, "target_url": None, "dispatch_deadline": 30.0,
+            "max_run_time": None}
 
 
 def test_numbers_and_intervals_print_as_postgres_prints_them():
@@ -43,7 +44,8 @@ def test_apply_settings_refuses_what_configure_queue_refuses(settings, message):
 
 def test_apply_settings_changes_only_what_is_given():
     policy = apply_settings(DEFAULTS, {"rate_limit": 5.0, "lease": 45.0})
-    assert policy == {**DEFAULTS, "rate_limit": 5.0, "lease": 45.0}
+    # A rate given without a burst comes with one second's worth of it.
+    assert policy == {**DEFAULTS, "rate_limit": 5.0, "rate_burst": 5, "lease": 45.0}
     assert apply_settings(policy, {"rate_limit": None})["rate_limit"] is None
 
 

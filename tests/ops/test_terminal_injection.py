@@ -38,7 +38,9 @@ def _failed_task(db, permanent: bool) -> int:
 def test_show_ls_and_top_print_hostile_text_as_data(run_cli, dsn, db):
     dead, retrying = _failed_task(db, True), _failed_task(db, False)
     db.execute("select pgtask.register_worker('w-1', %s, 42, null, null, 8)", (HOSTILE,))
-    faces = {"ls": ("ls",), "ls --state dead": ("ls", "--state", "dead"),
+    # ls shows a message's last line; --full all of it, the markup among it.
+    faces = {"ls --full": ("ls", "--full"), "ls --state dead --full": ("ls", "--state", "dead",
+                                                                       "--full"),
              "show dead": ("show", str(dead)), "show retrying": ("show", str(retrying)),
              "top --once": ("top", "--once")}
     outputs, problems = {}, {}
@@ -52,6 +54,9 @@ def test_show_ls_and_top_print_hostile_text_as_data(run_cli, dsn, db):
         if found:
             problems[face] = found
     assert not problems, f"faces acting on data: {problems}"
+    one_line = run_cli("ls", "--state", "dead", "--dsn", dsn).out
+    assert_inert("ls", one_line)
+    assert "second line" in one_line and "[red]" not in one_line  # the last line only
     assert "[link=http://evil]y[/link]" in outputs["show dead"]
     assert "␛]0;pwned␇" in outputs["show dead"]  # shown, visibly
     assert "\\u202eexe.txt" in outputs["show dead"] and "\\x9b2J" in outputs["show dead"]

@@ -83,7 +83,7 @@ def test_finish_tasks_takes_the_first_outcome_of_a_task_named_twice(db):
 
 
 @pytest.mark.parametrize(("outcomes", "tokens", "message"), [
-    (["exploded"], 1, "outcomes must be succeeded, failed, dead, snoozed or released"),
+    (["exploded"], 1, "outcomes must be succeeded, failed, dead, snoozed, released or cancelled"),
     ([None], 1, "outcomes must be"),
     (["succeeded"], 2, "finish_tasks arrays must all have 1 elements"),
 ])

@@ -37,7 +37,7 @@ def basic_header(user: str, password: str) -> dict[str, str]:
 @pytest.fixture
 def client(dsn: str) -> Iterator[TestClient]:
     """The app without authentication (as on loopback), like curl: no cookies kept."""
-    with TestClient(create_app(dsn, auth=AuthConfig(), refresh_seconds=0.2),
+    with TestClient(create_app(dsn, auth=AuthConfig(), insecure=True, refresh_seconds=0.2),
                     base_url=LOOPBACK) as c:
         yield c
 

@@ -79,14 +79,15 @@ def test_healthz_ok(client):
 
 
 def test_healthz_unmigrated_database_is_503(empty_dsn):
-    with TestClient(create_app(empty_dsn, auth=AuthConfig()), base_url=LOOPBACK) as c:
+    app = create_app(empty_dsn, auth=AuthConfig(), insecure=True)
+    with TestClient(app, base_url=LOOPBACK) as c:
         r = c.get("/healthz")
     assert r.status_code == 503 and r.json()["schema"] == "unmigrated"
 
 
 def test_healthz_unreachable_database_is_503():
     app = create_app("host=127.0.0.1 port=1 user=nobody password=hunter2 dbname=x",
-                     auth=AuthConfig(), db_timeout=1.0)
+                     auth=AuthConfig(), insecure=True, db_timeout=1.0)
     with TestClient(app, base_url=LOOPBACK) as c:
         r = c.get("/healthz")
         assert r.status_code == 503 and r.json()["database"] == "unreachable"
@@ -112,7 +113,7 @@ def test_mounted_under_a_prefix(dsn, db):
     from starlette.applications import Starlette
 
     make(db, "dead")
-    parent = Starlette(routes=[Mount("/pgtask", create_app(dsn, auth=AuthConfig()))])
+    parent = Starlette(routes=[Mount("/pgtask", create_app(dsn, auth=AuthConfig(), insecure=True))])
     with TestClient(parent, base_url=LOOPBACK) as c:
         assert c.get("/pgtask/api/tasks").json()["tasks"]
         page = c.get("/pgtask/")

@@ -86,7 +86,8 @@ def test_loopback_names_are_answered_without_auth(client, host):
 
 
 def test_names_given_and_auth(dsn):
-    app = create_app(dsn, auth=AuthConfig(), allowed_hosts=["dash.example"], bound="10.1.2.3")
+    app = create_app(dsn, auth=AuthConfig(), insecure=True, allowed_hosts=["dash.example"],
+                     bound="10.1.2.3")
     with TestClient(app, base_url="http://dash.example") as c:
         assert c.get("/api/tasks").status_code == 200
         assert c.get("/api/tasks", headers={"Host": "10.1.2.3:8080"}).status_code == 200
@@ -131,7 +132,7 @@ def test_security_headers_on_every_kind_of_response(client, db):
 
 
 def test_security_headers_on_a_500(dsn):
-    app = create_app(dsn, auth=AuthConfig())
+    app = create_app(dsn, auth=AuthConfig(), insecure=True)
 
     async def broken(request):
         raise RuntimeError("a bug")

@@ -56,6 +56,7 @@ def conforms(doc: dict[str, Any], method: str, path: str, r: httpx.Response) -> 
 def exchanges(c: TestClient, db) -> Iterator[tuple[str, str, httpx.Response]]:
     """(method, path template, response) for good and bad requests to every operation."""
     dead, queued, done = make(db, "dead"), make(db, "queued"), make(db, "succeeded")
+    fresh, running = make(db, "queued"), make(db, "running")
     tasks, one = "/api/tasks", "/api/tasks/{id}"
     retry, cancel = "/api/tasks/{id}/retry", "/api/tasks/{id}/cancel"
     queue = "/api/queues/{name}"
@@ -81,6 +82,21 @@ def exchanges(c: TestClient, db) -> Iterator[tuple[str, str, httpx.Response]]:
     yield "POST", cancel, c.post(f"/api/tasks/{queued}/cancel", json={"reason": "x" * 20000},
                                  headers=ADMIN)
     yield "POST", cancel, c.post("/api/tasks/0/cancel", headers=ADMIN)
+    yield "PATCH", one, c.patch(f"/api/tasks/{fresh}", json={"priority": 5}, headers=ADMIN)
+    yield "PATCH", one, c.patch(f"/api/tasks/{fresh}", json={"priority": 5000}, headers=ADMIN)
+    yield "PATCH", one, c.patch(f"/api/tasks/{fresh}", json={}, headers=ADMIN)
+    yield "PATCH", one, c.patch(f"/api/tasks/{fresh}", content=b"{}", headers=JSON_TEXT)
+    yield "PATCH", one, c.patch(f"/api/tasks/{done}", json={"priority": 1}, headers=ADMIN)
+    yield "PATCH", one, c.patch("/api/tasks/987654", json={"priority": 1}, headers=ADMIN)
+    yield "PATCH", one, c.patch(f"/api/tasks/{fresh}", json={"priority": 1},
+                                headers=bearer(READ_TOKEN))
+    yield "DELETE", one, c.delete(f"/api/tasks/{running}", headers=ADMIN)
+    yield "DELETE", one, c.delete(f"/api/tasks/{fresh}", headers=bearer(READ_TOKEN))
+    yield "DELETE", one, c.delete(f"/api/tasks/{fresh}", headers=ADMIN)
+    yield "DELETE", one, c.delete(f"/api/tasks/{fresh}", headers=ADMIN)
+    yield "DELETE", one, c.delete("/api/tasks/0", headers=ADMIN)
+    for query in ("", "?queue=default&limit=1", "?before=0", "?state=dead"):
+        yield "GET", "/api/errors", c.get("/api/errors" + query, headers=ADMIN)
     yield "GET", "/api/queues", c.get("/api/queues", headers=ADMIN)
     yield "GET", "/api/workers", c.get("/api/workers", headers=ADMIN)
     yield "PATCH", queue, c.patch("/api/queues/default", json={"paused": True}, headers=ADMIN)
@@ -116,7 +132,7 @@ def test_the_lock_out_and_an_unreachable_database_are_documented(dsn, doc):
                 r = c.request(method.upper(), url, headers=ADMIN)
                 assert r.status_code == 429, (method, path)
                 conforms(doc, method, path, r)
-    app = create_app("host=127.0.0.1 port=1 user=nobody dbname=x", auth=AuthConfig(),
+    app = create_app("host=127.0.0.1 port=1 user=nobody dbname=x", auth=AuthConfig(), insecure=True,
                      db_timeout=1.0)
     with TestClient(app, base_url=LOOPBACK) as c:
         for path in ("/api/tasks", "/api/queues", "/api/workers", "/healthz", "/metrics"):

@@ -11,9 +11,11 @@ import sys
 
 import click
 
+from pgtask.cli.startup import guard
 from pgtask.errors import DatabaseUnavailable, PgTaskError
 
-COMMAND_MODULES = ("schema", "worker", "inspect", "admin", "top", "schedule", "serve")
+COMMAND_MODULES = ("schema", "worker", "inspect", "admin", "task_edits", "queues", "top",
+                   "schedule", "serve")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,6 +26,7 @@ def cli() -> None:
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}").register(cli)
+guard(cli)  # the one start-up check (cli/startup.py), in front of every command
 
 
 def main() -> None:

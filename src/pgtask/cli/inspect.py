@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pgtask.cli.common import QUEUE, TASK_TYPE, cell, console, dsn_option, json_block, to_json, when
+from pgtask.cli.tasklines import NO_CURSOR, message_cell, state_cell, task_table
 from pgtask.models import TaskState
 from pgtask.redact import redact_row
 from pgtask.store.base import Row
@@ -24,31 +25,42 @@ STATES = click.Choice([s.value for s in TaskState])
 @click.option("--type", "task_type", type=TASK_TYPE, help="Only tasks of this type.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--after", type=click.IntRange(0), default=0, help="Start after this task id.")
+@click.option("--newest", is_flag=True, help="Newest first (the highest ids).")
+@click.option("--before", type=click.IntRange(1), default=None,
+              help="Newest first, starting below this task id.")
+@click.option("--full", is_flag=True, help="Whole messages (tracebacks), not their last line.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @dsn_option
 def ls(state: str | None, queue: str | None, task_type: str | None, limit: int, after: int,
-       as_json: bool, dsn: str | None) -> None:
-    """List tasks by id, a page at a time (the last line gives the next page's --after)."""
+       newest: bool, before: int | None, full: bool, as_json: bool, dsn: str | None) -> None:
+    """List tasks by id, a page at a time (the last line gives the next page's option).
+
+    One line per task; a message shows its last line (for an error, the exception that was
+    raised), --full shows it whole.
+    """
+    if after and (newest or before):
+        raise click.UsageError("--after pages oldest first; --newest/--before newest first: "
+                               "give one or the other")
+    if newest and before is None:
+        before = NO_CURSOR
     with open_operator(dsn) as operator:
         rows = operator.list_tasks(state=state, queue=queue, task_type=task_type, after=after,
-                                   limit=limit)
+                                   limit=limit, before=before)
     if as_json:
         for row in rows:
             click.echo(to_json(row, indent=None))
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for header in ("ID", "QUEUE", "TYPE", "STATE", "ATTEMPT", "RUN AT", "FINISHED", "MESSAGE"):
-        table.add_column(header, no_wrap=True, overflow="ellipsis",
-                         min_width=len(header) if header in ("ID", "STATE") else None,
-                         max_width=50 if header == "MESSAGE" else None)
+    table = task_table(("ID", "QUEUE", "TYPE", "STATE", "ATTEMPT", "RUN AT", "FINISHED",
+                        "MESSAGE"), full=full)
     for r in rows:
-        table.add_row(*(cell(v) for v in (r["id"], r["queue"], r["task_type"], r["state"],
-                                          r["attempt"], when(r["run_at"]),
-                                          when(r["finished_at"]), r["message"] or "")))
+        table.add_row(*(cell(v) for v in (r["id"], r["queue"], r["task_type"])),
+                      state_cell(r["state"]), cell(r["attempt"]), cell(when(r["run_at"])),
+                      cell(when(r["finished_at"])), message_cell(r["message"], full=full))
     out = console()
     out.print(table if rows else "no tasks match")
     if len(rows) == limit:
-        out.print(f"next page: --after {rows[-1]['id']}", style="dim")
+        page = f"--before {rows[-1]['id']}" if before is not None else f"--after {rows[-1]['id']}"
+        out.print(f"next page: {page}", style="dim")
 
 
 def _field(value: Any) -> str:
@@ -126,9 +138,13 @@ def show(task_id: int, as_json: bool, dsn: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print {queue: {state: count}}.")
 @dsn_option
 def stats(as_json: bool, dsn: str | None) -> None:
-    """How many tasks each queue has in each state."""
+    """How many tasks each queue has in each state, and why a queue's tasks wait."""
+    from pgtask.console.render import hint_lines
+    from pgtask.ops.snapshot import from_rows
+
     with open_operator(dsn) as operator:
         rows = operator.task_counts()
+        snapshot = from_rows(operator.top_rows()) if not as_json else None
     counts: dict[str, dict[str, int]] = {}
     for row in rows:
         counts.setdefault(row["queue"], {})[row["state"]] = row["n"]
@@ -145,6 +161,9 @@ def stats(as_json: bool, dsn: str | None) -> None:
     for queue, c in counts.items():
         table.add_row(cell(queue), *(f"{c.get(s, 0):,}" for s in states), f"{sum(c.values()):,}")
     console().print(table if counts else "no tasks")
+    if snapshot is not None:
+        for line in hint_lines(snapshot.queues, snapshot.unregistered()):
+            console().print(line)
 
 
 def register(group: click.Group) -> None:

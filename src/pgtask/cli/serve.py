@@ -84,7 +84,7 @@ def serve(host: str, port: int, dsn: str | None, auth_file: str | None, insecure
     log.info("serving %s on http://%s:%d (auth: %s)", redact_dsn(url), host, port,
              "on" if auth.enabled else "off")
     app = create_app(url, auth=auth, allowed_hosts=allowed_hosts, bound=host,
-                     session_ttl=ttl)
+                     session_ttl=ttl, insecure=True)  # bind_refusal has decided
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
 
 

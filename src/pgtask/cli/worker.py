@@ -189,11 +189,14 @@ def _run_worker(worker: Worker) -> int:
 @dsn_option
 @click.argument("task_type", type=TASK_TYPE)
 @click.option("--payload", default="{}", show_default=True, help="JSON object.")
-@click.option("--queue", type=QUEUE, default=None, help="Queue (default: 'default').")
+@click.option("--queue", type=QUEUE, default=None,
+              help="Queue (default: the task type's, as workers registered it, else 'default').")
 @click.option("--delay", default=None, help="Run after this long, e.g. 30s.")
-@click.option("--priority", default=None, type=int, help="-1000..1000, higher first.")
+@click.option("--priority", default=None, type=int,
+              help="-1000..1000, higher first (default: the task type's, else 0).")
 @click.option("--idempotency-key", default=None, help="Same (queue, key) -> same task.")
-@click.option("--max-attempts", default=None, type=int)
+@click.option("--max-attempts", default=None, type=int,
+              help="Default: the task type's, else the queue's.")
 @click.option("--target-url", default=None, help="POST the task to this URL (HTTP target).")
 def enqueue(dsn: str | None, task_type: str, payload: str, queue: str | None,
             delay: str | None, priority: int | None, idempotency_key: str | None,
@@ -236,19 +239,18 @@ def run_once(task_type: str, handlers: tuple[str, ...], payload: str) -> None:
 
 
 @click.command("tasks")
-@click.option("--handlers", "-H", multiple=True, required=True, metavar="MODULE")
-def list_tasks(handlers: tuple[str, ...]) -> None:
-    """List the task types the handler modules define."""
-    from rich.console import Console
-    from rich.table import Table
+@click.option("--handlers", "-H", multiple=True, metavar="MODULE",
+              help="List what these handler modules define instead of the database's.")
+@dsn_option
+def list_tasks(handlers: tuple[str, ...], dsn: str | None) -> None:
+    """List the task types workers registered: options, the live workers that run each,
+    and when one was last seen (with --handlers: what the modules define)."""
+    from pgtask.cli.task_types import print_database_types, print_module_types
 
-    registry = _load(handlers)
-    table = Table("type", "title", "queue", "max attempts", "timeout", "description")
-    for name in registry.names():
-        d = registry.tasks[name]
-        table.add_row(d.name, d.title, d.queue, str(d.max_attempts or "queue default"),
-                      f"{d.timeout:g}s" if d.timeout else "-", d.description)
-    Console().print(table)
+    if handlers:
+        print_module_types(_load(handlers))
+    else:
+        print_database_types(dsn)
 
 
 def register(group: click.Group) -> None:

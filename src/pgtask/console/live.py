@@ -22,6 +22,7 @@ from pgtask.console.view import (
     Thresholds,
     View,
     handle_key,
+    reselect,
     visible_queues,
 )
 from pgtask.errors import DatabaseUnavailable
@@ -34,6 +35,7 @@ Act = Callable[[Action], str]
 def _frame(snapshot: Snapshot, console: Console, view: View,
            thresholds: Thresholds) -> RenderableType:
     height = console.size.height
+    view = reselect(view, visible_queues(snapshot, view))  # the highlight follows its queue
     return render(snapshot, console.width, height=height, view=view, thresholds=thresholds,
                   interactive=True)
 

@@ -125,6 +125,27 @@ def queue_table(queues: Sequence[QueueStats], width: int, *, budget: int | None,
     return parts
 
 
+def hint_lines(queues: Sequence[QueueStats], unregistered: Sequence[str], *,
+               budget: int | None = None) -> list[RenderableType]:
+    """Why queues lag (ops/lag.py), lagging queues first, and the task types enqueued that
+    no worker has ever registered; at most `budget` lines."""
+    lagging = sorted((q for q in queues if q.hints), key=lambda q: (q.queued == 0, q.name))
+    lines: list[RenderableType] = []
+    if unregistered:
+        lines.append(Text("never registered by a worker: " + printable(", ".join(unregistered)),
+                          style="bold yellow"))
+    for q in lagging:
+        line = Text("why ", style="dim")
+        line.append(printable(q.name), style="bold")
+        line.append(": " + printable("; ".join(q.hints)),
+                    style="yellow" if q.queued else "dim")
+        lines.append(line)
+    if budget is not None and len(lines) > budget:
+        hidden = len(lines) - budget + 1
+        lines = [*lines[:budget - 1], Text(f"… {hidden} more hints", style="dim")]
+    return lines
+
+
 def worker_table(workers: Sequence[WorkerRow], width: int, *, budget: int | None,
                  thresholds: Thresholds) -> list[RenderableType]:
     if not workers:
@@ -177,13 +198,17 @@ def render(snapshot: Snapshot, width: int, *, height: int | None = None, view: V
            interactive: bool = False) -> RenderableType:
     """The whole frame for a terminal `width` columns wide (and `height` rows, if bounded)."""
     queues = visible_queues(snapshot, view)
-    worker_budget = queue_budget = None
+    worker_budget = queue_budget = hint_budget = None
     if height is not None:
         worker_budget = min(len(snapshot.workers), max(1, height // 5))
-        queue_budget = max(1, height - 15 - worker_budget)
+        hint_budget = 3
+        queue_budget = max(1, height - 15 - worker_budget - hint_budget)
     parts: list[RenderableType] = [*header(snapshot, width, thresholds), Text()]
     parts += queue_table(queues, width, budget=queue_budget,
                          selected=view.selected if interactive else None)
+    hints = hint_lines(queues, snapshot.unregistered(), budget=hint_budget)
+    if hints:
+        parts += [Text(), *hints]
     parts += [Text(), Text("WORKERS", style="bold underline")]
     parts += worker_table(snapshot.workers, width, budget=worker_budget, thresholds=thresholds)
     parts += [Text(), *health_lines(snapshot.health, thresholds)]

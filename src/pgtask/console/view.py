@@ -37,8 +37,11 @@ class View:
     sort: str = "name"
     filter: str = ""
     editing_filter: bool = False
-    selected: int = 0
+    selected: int = 0              # the row highlighted: where `selected_name` is listed now
     message: str = ""
+    # The selection is a queue, not a row: a re-sort or a refresh that reorders the rows
+    # moves the highlight with it, and "p" pauses the queue the operator chose.
+    selected_name: str | None = None
 
 
 START = View()  # what the console shows first
@@ -57,11 +60,26 @@ def visible_queues(snapshot: Snapshot, view: View) -> list[QueueStats]:
     return sorted(shown, key=SORTS.get(view.sort, SORTS["name"]))
 
 
+def reselect(view: View, queues: list[QueueStats]) -> View:
+    """The view with `selected` on the row of the selected queue among `queues` (the rows
+    listed now); when that queue is not listed, the row at the same place is selected."""
+    if not queues:
+        return view
+    names = [q.name for q in queues]
+    row = (names.index(view.selected_name) if view.selected_name in names
+           else min(view.selected, len(names) - 1))
+    return replace(view, selected=row, selected_name=names[row])
+
+
+def _move(view: View, queues: list[QueueStats], row: int) -> View:
+    return replace(view, selected=row, selected_name=queues[row].name if queues else None)
+
+
 def _edit_filter(view: View, key: str) -> View:
     if key == "enter":
-        return replace(view, editing_filter=False, selected=0)
+        return replace(view, editing_filter=False)
     if key == "esc":
-        return replace(view, editing_filter=False, filter="", selected=0)
+        return replace(view, editing_filter=False, filter="")
     if key == "backspace":
         return replace(view, filter=view.filter[:-1])
     if len(key) == 1 and key.isprintable():
@@ -71,7 +89,7 @@ def _edit_filter(view: View, key: str) -> View:
 
 def handle_key(view: View, key: str, queues: list[QueueStats]) -> tuple[View, Action | None]:
     """React to one key; `queues` are the rows currently listed (visible_queues)."""
-    view = replace(view, message="")
+    view = reselect(replace(view, message=""), queues)
     if view.editing_filter:
         return _edit_filter(view, key), None
     last = max(0, len(queues) - 1)
@@ -79,16 +97,16 @@ def handle_key(view: View, key: str, queues: list[QueueStats]) -> tuple[View, Ac
         return view, Action("quit")
     if key == "s":
         following = SORT_ORDER[(SORT_ORDER.index(view.sort) + 1) % len(SORT_ORDER)]
-        return replace(view, sort=following, selected=0), None
+        return reselect(replace(view, sort=following), sorted(queues, key=SORTS[following])), None
     if key in ("f", "/"):
         return replace(view, editing_filter=True), None
     if key == "esc":
-        return replace(view, filter="", selected=0), None
+        return replace(view, filter=""), None
     if key in ("down", "j"):
-        return replace(view, selected=min(last, view.selected + 1)), None
+        return _move(view, queues, min(last, view.selected + 1)), None
     if key in ("up", "k"):
-        return replace(view, selected=max(0, view.selected - 1)), None
+        return _move(view, queues, max(0, view.selected - 1)), None
     if key == "p" and queues:
-        q = queues[min(view.selected, last)]
+        q = queues[view.selected]
         return view, Action("resume" if q.paused else "pause", q.name)
     return view, None

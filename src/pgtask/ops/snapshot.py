@@ -6,13 +6,17 @@ Rates are per second, durations are seconds (floats), times are the database's.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from pgtask.ops.health_mysql import MySQLHealth, mysql_health
+from pgtask.ops.lag import QueueState, ReadyType, lag_hints, unregistered_types
 from pgtask.ops.window import SPARK_SECONDS, WINDOWS, Window
 from pgtask.redact import redact_url
+
+# A worker whose heartbeat is older than this is not counted as serving (top's STALE).
+LIVE_WORKER_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class QueueStats:
     lag: float | None = None  # age of the oldest ready task
     pickup: tuple[float, float, float] | None = None  # p50, p95, p99 of claim - run_at
     per_second: tuple[int, ...] = (0,) * SPARK_SECONDS  # completions, oldest second first
+    hints: tuple[str, ...] = ()  # why its tasks wait (ops/lag.py), most fundamental first
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,11 @@ class Snapshot:
     queues: tuple[QueueStats, ...] = ()
     workers: tuple[WorkerRow, ...] = ()
     health: Health | MySQLHealth = field(default_factory=Health)  # by the database's kind
+    types: tuple[ReadyType, ...] = ()  # ready tasks per queue and type (ops/lag.py)
+
+    def unregistered(self) -> tuple[str, ...]:
+        """Types with ready tasks that no worker has ever registered."""
+        return unregistered_types(self.types)
 
     def throughput(self) -> tuple[int, ...]:
         """Completions per second over the last minute, all queues together."""
@@ -121,6 +131,22 @@ def _queue(row: dict[str, Any], window: Window) -> QueueStats:
             for n, w in zip(window.failed(name), ("10s", "1m", "5m"), strict=True))),
         lag=row["lag"], pickup=window.pickup(name), per_second=window.per_second(name),
     )
+
+
+def _with_hints(q: QueueStats, types: tuple[ReadyType, ...],
+                workers: tuple[WorkerRow, ...]) -> QueueStats:
+    serving = sum(1 for w in workers if w.heartbeat_age <= LIVE_WORKER_SECONDS
+                  and (w.queues is None or q.name in w.queues))
+    state = QueueState(name=q.name, paused=q.paused, queued=q.queued, scheduled=q.scheduled,
+                       running=q.running, concurrency_limit=q.concurrency_limit,
+                       rate_limit=q.rate_limit,
+                       started_per_second=q.completed.s10 + q.failed.s10)
+    return replace(q, hints=lag_hints(state, types, serving))
+
+
+def _ready_type(row: dict[str, Any]) -> ReadyType:
+    return ReadyType(queue=row["queue"], task_type=row["task_type"], ready=int(row["ready"]),
+                     registered=bool(row["registered"]), served=bool(row["served"]))
 
 
 def _worker(row: dict[str, Any], at: datetime) -> WorkerRow:
@@ -159,10 +185,12 @@ def from_rows(rows: dict[str, list[dict[str, Any]]], window: Window | None = Non
     clock = rows["clock"][0]
     window = window if window is not None else Window()
     window.add(rows["events"], clock["until"])
+    workers = tuple(_worker(r, clock["at"]) for r in rows["workers"])
+    types = tuple(_ready_type(r) for r in rows.get("types", ()))
     return Snapshot(
         at=clock["at"],
-        queues=tuple(_queue(r, window) for r in rows["queues"]),
-        workers=tuple(_worker(r, clock["at"]) for r in rows["workers"]),
+        queues=tuple(_with_hints(_queue(r, window), types, workers) for r in rows["queues"]),
+        workers=workers, types=types,
         health=mysql_health(rows["mysql_health"][0]) if "mysql_health" in rows else
         _health(rows["health"][0] if rows["health"] else None),
     )

@@ -29,6 +29,7 @@ from pgtask.errors import Unsupported
 from pgtask.models import (
     Backend,
     ClaimedTask,
+    ClaimWait,
     EnqueueRequest,
     Finished,
     HttpAttempt,
@@ -120,6 +121,11 @@ class Store(HasCapabilities, Protocol):
                     with_targets: bool = False) -> list[ClaimedTask]:
         """Lease up to `batch` tasks; with_targets also takes HTTP-target tasks of any type."""
 
+    async def claim_wait(self, queues: Sequence[str] | None, task_types: Sequence[str] | None,
+                         with_targets: bool = False) -> ClaimWait:
+        """After a short claim: whether a queue's limit (not a lack of work) held ready tasks
+        back, and how long until a rate-limited queue earns its next token."""
+
     async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> Finished:
         """Record outcomes (and log lines) in one round trip: which were applied (the lease
         still held), and when the earliest task they requeued falls due."""
@@ -137,6 +143,11 @@ class Store(HasCapabilities, Protocol):
     async def register_worker(self, info: WorkerInfo) -> None: ...
 
     async def deregister_worker(self, worker_id: str) -> None: ...
+
+    async def register_task_types(self, worker_id: str,
+                                  definitions: Sequence[Mapping[str, Any]]) -> int:
+        """Upsert the task types this worker runs (registry.definitions()), so enqueues
+        that leave out queue, priority or max_attempts take them; how many."""
 
     async def set_worker_waiting(self, worker_id: str, waiting: bool) -> None:
         """Whether this worker sleeps until woken (only waiting workers are sent NOTIFY)."""
@@ -181,7 +192,17 @@ class Operator(HasCapabilities, Protocol):
     # -- reads ---------------------------------------------------------------------------
 
     def list_tasks(self, *, state: str | None = None, queue: str | None = None,
-                   task_type: str | None = None, after: int = 0, limit: int = 50) -> list[Row]: ...
+                   task_type: str | None = None, after: int = 0, limit: int = 50,
+                   before: int | None = None) -> list[Row]:
+        """Ids above `after` ascending, or with `before` (the first page: 2**63-1) below it
+        descending, newest first."""
+
+    def errored_tasks(self, *, queue: str | None = None, before: int | None = None,
+                      limit: int = 100) -> list[Row]:
+        """Tasks that failed at least once, in any state, newest first (ids below `before`)."""
+
+    def task_states(self, ids: Sequence[int]) -> dict[int, str]:
+        """The state of each of `ids` that exists (to say why an action left one alone)."""
 
     def task_detail(self, task_id: int, log_limit: int = 1000) -> Row | None: ...
 
@@ -193,6 +214,10 @@ class Operator(HasCapabilities, Protocol):
 
     def queues(self) -> list[Row]: ...
 
+    def task_types(self) -> list[Row]:
+        """The task types workers registered, each with the live workers that run it
+        (`workers`) and when one was last seen."""
+
     # -- actions -------------------------------------------------------------------------
 
     def select_ids(self, *, finished: bool, state: str | None = None, queue: str | None = None,
@@ -202,9 +227,20 @@ class Operator(HasCapabilities, Protocol):
 
     def cancel_tasks(self, ids: Sequence[int], reason: str) -> list[int]: ...
 
+    def delete_task(self, task_id: int) -> bool:
+        """Delete a queued task; False: no such task. Refused (with why): not queued."""
+
+    def update_task(self, task_id: int, changes: Mapping[str, Any]) -> Row | None:
+        """Change a queued task's payload, priority, run_at, queue or max_attempts; None: no
+        such task. Refused (with why): a bad value, or not queued."""
+
     def configure_queue(self, name: str, settings: Mapping[str, Any]) -> Row: ...
 
     def set_paused(self, name: str, paused: bool) -> bool: ...
+
+    def running_in_queue(self, name: str) -> int:
+        """How many tasks of this queue run now (queue pause --wait)."""
+        ...
 
     def count_prunable(self, older_than: timedelta) -> int: ...
 

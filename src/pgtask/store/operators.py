@@ -35,11 +35,17 @@ class OperatorQueries:
     select_ids: Callable[..., list[int]]
     retry_tasks: Callable[[Any, Sequence[int]], list[int]]
     cancel_tasks: Callable[[Any, Sequence[int], str], list[int]]
+    delete_task: Callable[[Any, int], bool]
+    update_task: Callable[[Any, int, Mapping[str, Any]], Row | None]
+    task_states: Callable[[Any, Sequence[int]], dict[int, str]]
+    errored_tasks: Callable[..., list[Row]]
     configure_queue: Callable[[Any, str, dict[str, Any]], Row]
     set_paused: Callable[[Any, str, bool], bool]
+    running_in_queue: Callable[[Any, str], int]
     count_prunable: Callable[[Any, timedelta], int]
     prune: Callable[[Any, timedelta], int]
     rescue: Callable[[Any], int]
+    task_types: Callable[[Any], list[Row]]
 
 
 class ConnectionOperator:
@@ -59,9 +65,17 @@ class ConnectionOperator:
         self.conn.close()
 
     def list_tasks(self, *, state: str | None = None, queue: str | None = None,
-                   task_type: str | None = None, after: int = 0, limit: int = 50) -> list[Row]:
+                   task_type: str | None = None, after: int = 0, limit: int = 50,
+                   before: int | None = None) -> list[Row]:
         return self._run(self._q.list_tasks, state=state, queue=queue, task_type=task_type,
-                         after=after, limit=limit)
+                         after=after, limit=limit, before=before)
+
+    def errored_tasks(self, *, queue: str | None = None, before: int | None = None,
+                      limit: int = 100) -> list[Row]:
+        return self._run(self._q.errored_tasks, queue=queue, before=before, limit=limit)
+
+    def task_states(self, ids: Sequence[int]) -> dict[int, str]:
+        return self._run(self._q.task_states, ids)
 
     def task_detail(self, task_id: int, log_limit: int = 1000) -> Row | None:
         return self._run(self._q.task_detail, task_id, log_limit)
@@ -87,11 +101,20 @@ class ConnectionOperator:
     def cancel_tasks(self, ids: Sequence[int], reason: str) -> list[int]:
         return self._run(self._q.cancel_tasks, ids, reason)
 
+    def delete_task(self, task_id: int) -> bool:
+        return self._run(self._q.delete_task, task_id)
+
+    def update_task(self, task_id: int, changes: Mapping[str, Any]) -> Row | None:
+        return self._run(self._q.update_task, task_id, changes)
+
     def configure_queue(self, name: str, settings: Mapping[str, Any]) -> Row:
         return self._run(self._q.configure_queue, name, dict(settings))
 
     def set_paused(self, name: str, paused: bool) -> bool:
         return self._run(self._q.set_paused, name, paused)
+
+    def running_in_queue(self, name: str) -> int:
+        return self._run(self._q.running_in_queue, name)
 
     def count_prunable(self, older_than: timedelta) -> int:
         return self._run(self._q.count_prunable, older_than)
@@ -101,6 +124,9 @@ class ConnectionOperator:
 
     def rescue(self) -> int:
         return self._run(self._q.rescue)
+
+    def task_types(self) -> list[Row]:
+        return self._run(self._q.task_types)
 
 
 def connect_operator(dsn: str) -> Operator:

@@ -26,10 +26,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from pgtask.config import resolve_dsn
+from pgtask.endpoints import is_loopback
 from pgtask.errors import ConfigError, DatabaseUnavailable, Refused
 from pgtask.ops.snapshots import Snapshots
 from pgtask.store.postgres.syncpool import open_browsers
-from pgtask.web import api_queues, api_tasks, dashboard, guard, hardening
+from pgtask.web import api_queues, api_task_edits, api_tasks, dashboard, guard, hardening
 from pgtask.web.auth import AuthConfig
 from pgtask.web.auth import load as load_auth
 from pgtask.web.db import Database
@@ -100,10 +101,24 @@ class _App(Starlette):
         return hardening.SecurityHeaders(inner)
 
 
+def _allow_without_auth(insecure: bool, bound: str | None) -> None:
+    """Refuse an app without credentials unless asked for explicitly; warn when it may be
+    reachable off this host (mounted, or served on a non-loopback address)."""
+    if not insecure:
+        raise ConfigError(
+            "create_app: no credentials are configured, so anyone who can reach the app could "
+            "read and change every task. Set PGTASK_WEB_TOKENS, PGTASK_WEB_BASIC or "
+            "PGTASK_WEB_AUTH_FILE (or pass auth=...); or pass insecure=True to serve without "
+            "authentication (only behind your own authentication, or on loopback)")
+    if bound is None or not is_loopback(bound):
+        log.warning("the pgtask web app has no authentication (insecure=True): anyone who "
+                    "can reach it can read and change every task")
+
+
 def create_app(dsn: str | None = None, *, auth: AuthConfig | None = None, pool_size: int = 8,
                db_timeout: float = 10.0, refresh_seconds: float = 2.0,
                allowed_hosts: Iterable[str] = (), bound: str | None = None,
-               session_ttl: float = SESSION_TTL) -> Starlette:
+               session_ttl: float = SESSION_TTL, insecure: bool = False) -> Starlette:
     """The pgtask web app for the database at `dsn` (default: $PGTASK_DSN, else embedded).
 
     `auth`: the credentials (default: from PGTASK_WEB_TOKENS / PGTASK_WEB_BASIC /
@@ -115,9 +130,15 @@ def create_app(dsn: str | None = None, *, auth: AuthConfig | None = None, pool_s
     address served on) and `allowed_hosts` are answered, any other Host is refused 421 (DNS
     rebinding); with auth, any Host unless `allowed_hosts` are given. Mounted in your own
     app under a name, pass that name. `session_ttl`: seconds a dashboard sign-in lasts.
+
+    Without credentials the app refuses to be made (ConfigError) unless `insecure=True`:
+    anyone who reaches it could read every task and change any (as `pgtask serve` refuses
+    a non-loopback address without them unless --insecure).
     """
     url = resolve_dsn(dsn)
     auth = load_auth() if auth is None else auth
+    if not auth.enabled:
+        _allow_without_auth(insecure, bound)
     sessions, limiter = Sessions(session_ttl), FailureLimiter()
     db = Database(open_browsers(url, max_size=pool_size, timeout=db_timeout))
     snapshots = Snapshots(db)
@@ -136,7 +157,8 @@ def create_app(dsn: str | None = None, *, auth: AuthConfig | None = None, pool_s
         await run_in_threadpool(db.close)
 
     routes = [
-        *api_tasks.routes, *api_queues.routes, *dashboard.routes, *guard.routes,
+        *api_tasks.routes, *api_task_edits.routes, *api_queues.routes, *dashboard.routes,
+        *guard.routes,
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),

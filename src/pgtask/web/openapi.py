@@ -80,7 +80,9 @@ RATE = [{"type": "number", "exclusiveMinimum": 0},
 DAY = 86400.0
 # What pgtask.configure_queue (sql/postgres/pgtask.sql) accepts of a duration in seconds.
 DURATION_BOUNDS = {"min_backoff": (0, 365 * DAY), "max_backoff": (0, 365 * DAY),
-                   "lease": (MIN_LEASE, DAY), "dispatch_deadline": (0, DAY)}
+                   "lease": (MIN_LEASE, DAY), "dispatch_deadline": (0, DAY),
+                   "max_run_time": (1, 365 * DAY)}
+INCLUSIVE_MINIMUM = ("lease", "max_run_time")  # the others must be more than their low
 
 
 def _setting_schema(setting: QueueSetting) -> Schema:
@@ -88,12 +90,12 @@ def _setting_schema(setting: QueueSetting) -> Schema:
     if setting.kind == "duration":
         low, high = DURATION_BOUNDS.get(setting.name, (0, MAX_DELAY.total_seconds()))
         seconds = {"type": "number", "exclusiveMinimum": low, "maximum": high}
-        if setting.name == "lease":
+        if setting.name in INCLUSIVE_MINIMUM:
             seconds = {"type": "number", "minimum": low, "maximum": high}
         text = duration()["oneOf"][1]
         if setting.name != "max_backoff":  # the others must be positive (max >= min anyway)
             text = {**text, "pattern": POSITIVE_DURATION_TEXT}
-        return {"oneOf": [seconds, text]}
+        return {"oneOf": [seconds, text, *([NULL] if setting.clearable else [])]}
     if setting.kind == "rate":
         return {"oneOf": [*RATE, *([NULL] if setting.clearable else [])]}
     if setting.kind == "url":
@@ -227,6 +229,50 @@ PATHS: dict[str, Any] = {
                                                     "401", "429")}},
 }
 PATHS["/api/tasks"]["post"]["responses"]["201"]["headers"] = CREATED
+
+# Operators' changes to a queued task, and the errors list (web/api_task_edits.py).
+TASK_PROPERTIES: Schema = TASK_IN["properties"]  # type: ignore[assignment]
+TASK_PATCH = {
+    "type": "object", "additionalProperties": False, "minProperties": 1,
+    "description": "Only a queued task can be changed (409 otherwise). run_at null: now; "
+                   "max_attempts null: the queue's.",
+    "properties": {
+        "payload": TASK_PROPERTIES["payload"], "queue": NAME,
+        "run_at": TASK_PROPERTIES["run_at"], "delay": DURATION,
+        "priority": {"type": "integer", "minimum": PRIORITY_RANGE[0],
+                     "maximum": PRIORITY_RANGE[1]},
+        "max_attempts": TASK_PROPERTIES["max_attempts"],
+    },
+    "not": {"required": ["run_at", "delay"]},  # one or the other
+}
+ERRORED = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "type": NAME, "queue": NAME, "state": STATE,
+    "attempt": {"type": "integer"}, "max_attempts": {"type": ["integer", "null"]},
+    "failures": {"type": "integer"}, "error": {"type": ["string", "null"]},
+    "failed_at": {"type": ["string", "null"], "format": "date-time"},
+    "finished_at": {"type": ["string", "null"], "format": "date-time"}}}
+PATHS["/api/tasks/{id}"]["patch"] = {
+    "summary": "Change a queued task (payload, priority, run_at, queue, max_attempts)",
+    "parameters": [TASK_ID], "requestBody": {"required": True, **_json(TASK_PATCH)},
+    "responses": _answers({"200": ("the task as changed", TASK)}, "400", "403", "404", "409",
+                          "413", "415", *AUTHED)}
+PATHS["/api/tasks/{id}"]["delete"] = {
+    "summary": "Delete a queued task (no history is kept; its idempotency key is freed)",
+    "parameters": [TASK_ID],
+    "responses": {"204": {"description": "deleted"},
+                  **_answers({}, "400", "403", "404", "409", *AUTHED)}}
+PATHS["/api/errors"] = {"get": {
+    "summary": "Tasks that failed at least once, in any state, newest first (keyset pages)",
+    "parameters": [_filter("queue", NAME),
+                   _filter("before", {"type": "integer", "minimum": 1, "maximum": MAX_ID}),
+                   _filter("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
+                                     "default": DEFAULT_PAGE})],
+    "responses": _answers({"200": ("a page, newest first; `next` is the next `before`", {
+        "type": "object", "required": ["tasks", "next", "next_url"],
+        "properties": {"tasks": {"type": "array", "items": ERRORED},
+                       "next": {"type": ["integer", "null"]},
+                       "next_url": {"type": ["string", "null"]}}})},
+        "400", *AUTHED)}}
 
 DESCRIPTION = """Enqueue and inspect pgtask tasks over HTTP.
 

@@ -1,11 +1,12 @@
 """Run one claimed task and say what became of it (an Outcome), or nothing if it was taken away.
 
 Async handlers run on the event loop; sync handlers run in a thread pool. A handler that
-returns succeeds (its return value is the result); Permanent makes the task dead; Retry
-snoozes it without spending an attempt; any other exception fails it, to be retried with the
-queue's backoff. A timeout cancels the run and fails it. When the worker takes the task away
-(cancelled by an operator, lease lost, shutdown) the CancelledError goes back to the runner,
-which knows why (worker/runs.py) and what, if anything, to record.
+returns succeeds (its return value is the result); Permanent makes the task dead; Cancel
+cancels it (with its reason); Retry snoozes it without spending an attempt; any other
+exception fails it, to be retried with the queue's backoff. A timeout cancels the run and
+fails it. When the worker takes the task away (cancelled by an operator, lease lost,
+shutdown) the CancelledError goes back to the runner, which knows why (worker/runs.py) and
+what, if anything, to record.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from pgtask.errors import Permanent, Retry
+from pgtask.errors import Cancel, Permanent, Retry
 from pgtask.models import ClaimedTask, Outcome
 from pgtask.registry import Registry, TaskDef
 from pgtask.worker.context import TaskContext
@@ -79,6 +80,8 @@ class Executor:
             return Outcome(claimed.id, claimed.lease_token, "dead", error=describe_error(exc))
         except Retry as exc:
             return Outcome(claimed.id, claimed.lease_token, "snoozed", delay=exc.after)
+        except Cancel as exc:  # the handler's own decision: no failure, no error hook
+            return Outcome(claimed.id, claimed.lease_token, "cancelled", error=exc.reason)
         except Exception as exc:
             return self._failure(claimed, ctx, exc)
         value, problem = _json_result(result)

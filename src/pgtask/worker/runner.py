@@ -20,7 +20,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from pgtask.errors import DatabaseUnavailable
-from pgtask.models import ClaimedTask, Outcome, WorkerInfo
+from pgtask.models import ClaimedTask, ClaimWait, Outcome, WorkerInfo
 from pgtask.registry import Registry
 from pgtask.retry import reconnect_delay
 from pgtask.store import make_store
@@ -77,7 +77,8 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._background = Background(failed=self.stop)
-        self._wakeup = Wakeup(self.store, self.id, self._notify, self.config.poll_interval)
+        self._wakeup = Wakeup(self.store, self.id, self._notify, self.config.poll_interval,
+                              limits=self._claim_wait)
         self._scrub = worker_secrets(dsn, targets)
         self._log_filter = ScrubFilter(self._scrub)
         self._buffer = OutcomeBuffer(self.store, self._wakeup.set, self.config.poll_interval,
@@ -123,6 +124,8 @@ class Worker:
 
     async def _register(self) -> None:
         await self.store.register_worker(self._info())
+        # Enqueues by name anywhere (SQL, CLI, HTTP, raw INSERT) take these options.
+        await self.store.register_task_types(self.id, self.registry.definitions())
 
     async def _shut_down(self) -> None:
         # Recording the last outcomes and leaving get db_timeout + 2 s in all, so that the
@@ -210,6 +213,11 @@ class Worker:
                 self._vacuum.idle()
             await self._wakeup.after_claim(len(claimed), free)
 
+    async def _claim_wait(self) -> ClaimWait:
+        """After a short claim: did a queue's limit hold ready work back (worker/wakeup.py)?"""
+        return await self.store.claim_wait(self.config.queues, self.registry.names(),
+                                           with_targets=self.targets is not None)
+
     def _lease_gone(self, task_id: int) -> None:
         """The heartbeat found this task's lease no longer held: cancelled or lost."""
         for run in self._runs.of_task(task_id):
@@ -225,7 +233,8 @@ class Worker:
         if self.metrics is not None:
             self.metrics.observe_claim(
                 claimed.queue, (claimed.attempted_at - claimed.run_at).total_seconds())
-        run = Run(claimed, TaskContext(claimed, self._loop, heartbeat=self._beat_now.set))
+        run = Run(claimed, TaskContext(claimed, self._loop, heartbeat=self._beat_now.set,
+                                       log_sink=self._buffer.stream_log))
         stale = self._runs.add(run)
         for earlier in stale:  # the database gave the task a new lease: the old one is gone
             self._take_away(earlier, "lost")

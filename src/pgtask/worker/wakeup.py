@@ -4,25 +4,38 @@ A worker with free slots sleeps until NOTIFY (sent only while the database knows
 worker is waiting: see pgtask.workers.waiting), a freed slot, a retry falling due, or its
 poll interval. Without NOTIFY (MySQL, --no-listen) the poll adapts: fast while claims
 return work, backing off to the poll interval when idle.
+
+A claim that came back short because of a queue's limit, not a lack of work, sleeps less
+(the store's claim_wait says which): until the next token of a rate limit, however long the
+poll interval; on a full concurrency limit until a finish in that queue sends NOTIFY
+(finish_tasks), or, without NOTIFY, SLOT_POLL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from pgtask.errors import DatabaseUnavailable
+from pgtask.models import ClaimWait
 from pgtask.store.base import Store
 from pgtask.worker.polling import AdaptivePolling
 
 log = logging.getLogger("pgtask.worker")
 BUSY_AFTER = 1.0  # seconds of full claims before a worker tells the database it is busy
+# Without NOTIFY, how often a worker held back by a full concurrency limit looks for a free
+# slot: a slot idles at most this long (an idle claim on MySQL is a few ms of work).
+SLOT_POLL = 0.05
+TOKEN_SLACK = 0.002  # wake this much after the next token is due, never in a busy loop
 
 
 class Wakeup:
     def __init__(self, store: Store, worker_id: str, notify_on: bool,
-                 poll_interval: float) -> None:
+                 poll_interval: float,
+                 limits: Callable[[], Awaitable[ClaimWait]] | None = None) -> None:
         self.event = asyncio.Event()
+        self._limits = limits  # after a short claim: did a queue's limit hold work back?
         self._store = store
         self._worker_id = worker_id
         self._notify_on = notify_on
@@ -74,7 +87,28 @@ class Wakeup:
         delay = self._poll_interval
         if not self._notify_on:
             delay = self._polling.next_delay(claimed, asked)
+        delay = limited_delay(delay, await self._held_back(), self._notify_on)
         try:
             await asyncio.wait_for(self.event.wait(), delay)
         except TimeoutError:
             pass
+
+    async def _held_back(self) -> ClaimWait:
+        if self._limits is None:
+            return ClaimWait()
+        try:
+            return await self._limits()
+        except DatabaseUnavailable as exc:  # the poll interval is the safety net
+            log.warning("could not ask the queues' limits: %s", exc)
+            return ClaimWait()
+
+
+def limited_delay(delay: float, wait: ClaimWait, notify_on: bool) -> float:
+    """The sleep after a short claim, shortened when a limit (not a lack of work) held ready
+    tasks back: until the next rate token, or SLOT_POLL for a full concurrency limit when no
+    NOTIFY will say that a slot freed."""
+    if wait.next_token_in is not None:
+        delay = min(delay, max(0.0, wait.next_token_in) + TOKEN_SLACK)
+    if wait.slots_full and not notify_on:
+        delay = min(delay, SLOT_POLL)
+    return delay

@@ -34,7 +34,7 @@ SELECT_IDS = {True: "SELECT id FROM pgtask_task_history WHERE {where} ORDER BY i
 QUEUES = """
 SELECT name, paused, concurrency_limit, rate_limit, rate_burst, max_attempts, min_backoff,
        max_backoff, max_doublings, backoff_jitter, lease, target_url, dispatch_deadline,
-       updated_at
+       max_run_time, updated_at
   FROM pgtask_queues {where} ORDER BY name
 """
 LOCK_QUEUE = f"SELECT {', '.join(NAMES)} FROM pgtask_queues WHERE name = %s FOR UPDATE"
@@ -44,6 +44,7 @@ UPDATE pgtask_queues SET {', '.join(f'{column} = %s' for column in NAMES)},
  WHERE name = %s
 """
 SET_PAUSED = "UPDATE pgtask_queues SET paused = %s, updated_at = UTC_TIMESTAMP(6) WHERE name = %s"
+RUNNING = "SELECT COUNT(*) AS n FROM pgtask_tasks WHERE queue = %s AND state = 'running'"
 PRUNABLE = """
 SELECT COUNT(*) AS n FROM pgtask_task_history
  WHERE finished_at < UTC_TIMESTAMP(6) - INTERVAL %s MICROSECOND
@@ -124,10 +125,27 @@ def configure_queue(conn: Conn, name: str, settings: dict[str, Any]) -> Row:
     return _policy(fetch(conn, QUEUES.format(where="WHERE name = %s"), (name,))[0])
 
 
+def _pause(conn: Conn, name: str) -> None:
+    with conn.cursor(Cursor) as cur:
+        ensure_queues(cur, [name])
+        cur.execute(SET_PAUSED, (True, name))
+
+
 def set_paused(conn: Conn, name: str, paused: bool) -> bool:
-    """Pause or resume a queue; False when there is no such queue."""
+    """Pause or resume a queue; False when resuming a queue that does not exist.
+
+    Pausing a queue with no row yet creates it, paused (pgtask.set_queue_paused).
+    """
+    if paused:
+        check_request(name, {})
+        transaction(conn, _pause, name)
+        return True
     with conn.cursor() as cur:
         return bool(cur.execute(SET_PAUSED, (paused, name)) > 0)
+
+
+def running_in_queue(conn: Conn, name: str) -> int:
+    return int(fetch(conn, RUNNING, (name,))[0]["n"])
 
 
 def count_prunable(conn: Conn, older_than: timedelta) -> int:

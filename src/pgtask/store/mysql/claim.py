@@ -18,7 +18,7 @@ from typing import Any
 from pymysql.connections import Connection
 from pymysql.cursors import Cursor
 
-from pgtask.models import ClaimedTask
+from pgtask.models import ClaimedTask, ClaimWait
 from pgtask.store.mysql import sql as q
 from pgtask.store.mysql.rules import refill, sql_time, utc
 from pgtask.store.mysql.tx import rescue
@@ -62,6 +62,26 @@ def claim(conn: Connection[Any], queues: Sequence[str] | None, worker_id: str, b
         if not picked:
             return []
         return _take_leases(cur, picked, policies, worker_id, now)
+
+
+def claim_wait(conn: Connection[Any], queues: Sequence[str] | None) -> ClaimWait:
+    """Whether limits hold ready work back in `queues` (pgtask.claim_wait on Postgres).
+
+    Task types are not filtered here: a queue full of another worker's types at worst
+    makes this worker claim again a little early.
+    """
+    wanted = None if queues is None else set(queues)
+    with conn.cursor(Cursor) as cur:
+        cur.execute(q.CLAIM_WAIT)
+        rows = [r for r in cur.fetchall() if wanted is None or r[0] in wanted]
+    waits: list[float] = []
+    full = False
+    for _, concurrency_limit, rate, burst, tokens, updated_at, running, now in rows:
+        if rate is not None:
+            tokens = refill(tokens, rate, burst, (now - updated_at).total_seconds())
+            waits.append(0.0 if tokens >= 1 else (1 - tokens) / rate)
+        full = full or (concurrency_limit is not None and running >= concurrency_limit)
+    return ClaimWait(min(waits) if waits else None, full)
 
 
 def _type_filter(types: list[str] | None, with_targets: bool,

@@ -12,6 +12,7 @@ from pymysql.cursors import Cursor
 from pgtask.models import EnqueueRequest
 from pgtask.store.mysql.rules import payload_json, sql_time
 from pgtask.store.mysql.sql import in_list, one
+from pgtask.store.mysql.task_types import with_type_defaults
 
 MAX_ROWS_PER_INSERT = 1000
 MAX_BYTES_PER_INSERT = 4 * 1024 * 1024  # well under max_allowed_packet (16 MiB by default)
@@ -52,12 +53,13 @@ def enqueue_on(conn: Connection[Any], requests: Sequence[EnqueueRequest]) -> lis
     """
     if not requests:
         return []
-    payloads = [payload_json(r) for r in requests]  # refuse a bad batch before writing
     own_transaction = conn.get_autocommit()
     if own_transaction:
         conn.begin()
     try:
         with conn.cursor(Cursor) as cur:
+            requests = with_type_defaults(cur, requests)
+            payloads = [payload_json(r) for r in requests]  # refuse a bad batch before writing
             ids = _enqueue(cur, requests, payloads)
         if own_transaction:
             conn.commit()
@@ -69,7 +71,7 @@ def enqueue_on(conn: Connection[Any], requests: Sequence[EnqueueRequest]) -> lis
 
 
 def _enqueue(cur: Cursor, requests: Sequence[EnqueueRequest], payloads: list[str]) -> list[int]:
-    ensure_queues(cur, {r.queue for r in requests})
+    ensure_queues(cur, {r.queue or "default" for r in requests})
     ids: list[int] = [0] * len(requests)
     plain = [i for i, r in enumerate(requests) if r.idempotency_key is None]
     for chunk in _chunks(plain, payloads):

@@ -67,14 +67,18 @@ UNION ALL
    FROM pgtask_task_history WHERE id > %s AND {{where}} ORDER BY id LIMIT %s)
 ORDER BY id LIMIT %s
 """
+LIST_NEWEST = (LIST_TASKS.replace("id > %s", "id < %s").replace("ORDER BY id", "ORDER BY id DESC"))
 
 
 def list_tasks(conn: Connection[Any], *, state: str | None = None, queue: str | None = None,
-               task_type: str | None = None, after: int = 0, limit: int = 50) -> list[Row]:
-    """Up to `limit` tasks with id > `after`, by id: keyset pagination over hot and history."""
+               task_type: str | None = None, after: int = 0, limit: int = 50,
+               before: int | None = None) -> list[Row]:
+    """Up to `limit` tasks with id > `after`, by id: keyset pagination over hot and history.
+    With `before`, those below it, newest first."""
     condition, values = where(state=state, queue=queue, task_type=task_type)
-    params = [after, *values, limit] * 2 + [limit]
-    return fetch(conn, LIST_TASKS.format(where=condition), params)
+    params = [after if before is None else before, *values, limit] * 2 + [limit]
+    query = LIST_TASKS if before is None else LIST_NEWEST
+    return fetch(conn, query.format(where=condition), params)
 
 
 SHOW_TASK = "SELECT * FROM pgtask_all_tasks WHERE id = %s"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pgtask.models import Backend
 from pgtask.store.base import CAPABILITIES
-from pgtask.store.mysql import admin, inspect, snapshot
+from pgtask.store.mysql import admin, inspect, snapshot, task_edits, task_types
 from pgtask.store.mysql.errors import translated
 from pgtask.store.mysql.schema import connect_checked
 from pgtask.store.operators import ConnectionOperator, OperatorQueries
@@ -16,8 +16,11 @@ QUERIES = OperatorQueries(
     task_counts=inspect.task_counts, top_rows=snapshot.top_rows, queues=admin.queues,
     select_ids=admin.select_ids, retry_tasks=admin.retry_tasks,
     cancel_tasks=admin.cancel_tasks, configure_queue=admin.configure_queue,
-    set_paused=admin.set_paused, count_prunable=admin.count_prunable, prune=admin.prune,
-    rescue=admin.rescue)
+    set_paused=admin.set_paused, running_in_queue=admin.running_in_queue,
+    count_prunable=admin.count_prunable, prune=admin.prune,
+    rescue=admin.rescue, task_types=task_types.task_types,
+    delete_task=task_edits.delete_task, update_task=task_edits.update_task,
+    task_states=task_edits.task_states, errored_tasks=task_edits.errored_tasks)
 
 
 def connect_operator(dsn: str) -> ConnectionOperator:

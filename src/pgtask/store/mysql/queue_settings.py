@@ -41,6 +41,18 @@ def check_request(name: str, settings: dict[str, Any]) -> None:
                           f"(only {', '.join(CLEARABLE[:-1])} and {CLEARABLE[-1]} can)")
 
 
+def default_burst(rate: float | None, burst: int) -> int:
+    """The burst a rate set without one comes with: one second's worth, at least 1.
+
+    A worker that claims a moment late (a round trip, a busy host) then loses no tokens,
+    and an idle queue bursts at most one second of work (pgtask.configure_queue does the
+    same on Postgres). A bad rate keeps `burst`: _check refuses the rate itself.
+    """
+    if rate is None or not 0 < rate < math.inf:
+        return burst
+    return min(max(1, math.ceil(rate)), 1_000_000)
+
+
 def _check(q: dict[str, Any], lease_given: bool) -> None:
     if q["concurrency_limit"] is not None and q["concurrency_limit"] <= 0:
         raise ConfigError(f"concurrency_limit must be at least 1, got {q['concurrency_limit']}")
@@ -69,6 +81,10 @@ def _check(q: dict[str, Any], lease_given: bool) -> None:
     url = q["target_url"]
     if url is not None and not (url.startswith("http://") or url.startswith("https://")):
         raise ConfigError("target_url must start with http:// or https://")
+    longest = q["max_run_time"]
+    if longest is not None and not 1 <= longest <= 365 * 86400:
+        raise ConfigError("max_run_time must be from 1 second to 365 days, got "
+                          f"{pg_interval(longest)}")
 
 
 def apply_settings(current: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
@@ -78,5 +94,7 @@ def apply_settings(current: dict[str, Any], settings: dict[str, Any]) -> dict[st
     """
     policy = {k: current[k] for k in NAMES}
     policy.update(settings)
+    if "rate_limit" in settings and "rate_burst" not in settings:
+        policy["rate_burst"] = default_burst(policy["rate_limit"], policy["rate_burst"])
     _check(policy, lease_given="lease" in settings)
     return policy

@@ -23,7 +23,7 @@ from pgtask.models import (
     validate_priority,
 )
 
-OUTCOME_KINDS = ("succeeded", "failed", "dead", "snoozed", "released")
+OUTCOME_KINDS = ("succeeded", "failed", "dead", "snoozed", "released", "cancelled")
 LEASE_EXPIRED = "lease expired: the worker stopped heartbeating (crashed or lost)"
 _HTTP_URL = re.compile(r"^https?://")
 # The bounds pgtask.check_task and pgtask.check_run_at hold on Postgres: what every reader
@@ -128,7 +128,8 @@ def error_entry(row: HeldRow, now: datetime, error: str) -> dict[str, Any]:
 
 def check_outcome(outcome: Outcome) -> None:
     if outcome.kind not in OUTCOME_KINDS:
-        raise ValueError("pgtask: outcomes must be succeeded, failed, dead, snoozed or released")
+        raise ValueError("pgtask: outcomes must be succeeded, failed, dead, snoozed, released "
+                         "or cancelled")
 
 
 def resolve_outcome(outcome: Outcome, row: HeldRow, policy: RetryPolicy | None, now: datetime,
@@ -140,6 +141,8 @@ def resolve_outcome(outcome: Outcome, row: HeldRow, policy: RetryPolicy | None, 
     if kind in ("snoozed", "released"):
         wait = outcome.delay or timedelta(0)
         return Transition(row.id, "queued", run_at=now + wait, refund=1)
+    if kind == "cancelled":  # the handler's pgtask.Cancel: a reason, no errors entry
+        return Transition(row.id, "cancelled", message=outcome.error or "cancelled")
     error = outcome.error or "failed"
     entry = error_entry(row, now, error)
     if kind == "dead":
@@ -196,7 +199,8 @@ def payload_json(request: EnqueueRequest) -> str:
         raise ValueError("pgtask: follow-up tasks (on_success / on_failure) are not supported "
                          "on MySQL yet; enqueue the next task from the handler instead")
     validate_name("task type", request.task_type)
-    validate_name("queue name", request.queue)
+    if request.queue is not None:  # None: the task type's (task_types.with_type_defaults)
+        validate_name("queue name", request.queue)
     payload: object = request.payload  # typed a dict, but callers pass what they have
     if not isinstance(payload, dict):
         got = "array" if isinstance(payload, list | tuple) else type(payload).__name__
@@ -209,7 +213,8 @@ def payload_json(request: EnqueueRequest) -> str:
                          f"{MAX_PAYLOAD_BYTES} bytes (1 MiB). Store large data elsewhere and "
                          "pass a reference.")
     check_timing(request, datetime.now(UTC))
-    validate_priority(request.priority)
+    if request.priority is not None:
+        validate_priority(request.priority)
     validate_max_attempts(request.max_attempts)
     key = request.idempotency_key
     if key is not None and not (isinstance(key, str) and 1 <= len(key) <= 255):

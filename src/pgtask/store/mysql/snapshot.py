@@ -1,4 +1,4 @@
-"""store/postgres/inspect.py's top_rows for MySQL/MariaDB: the rows of one `pgtask top` frame.
+"""store/postgres/top.py's top_rows for MySQL/MariaDB: the rows of one `pgtask top` frame.
 
 The same queries as Postgres's (QUEUES, EVENTS, WORKERS), in one read-only transaction with
 a consistent snapshot; the database's clock is read first and passed to the others, as
@@ -31,7 +31,7 @@ SNAPSHOT_TRANSACTION = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                         "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
 
 # Null %(now)s means the database clock; tests pass a fixed instant. Windows over finished
-# work end one second back (until), as on Postgres (see store/postgres/inspect.py UNTIL).
+# work end one second back (until), as on Postgres (see store/postgres/top.py UNTIL).
 TOP_CLOCK = """
 SELECT c.at, c.at - INTERVAL 1 SECOND AS until
   FROM (SELECT COALESCE(CAST(%(now)s AS DATETIME(6)), UTC_TIMESTAMP(6)) AS at) AS c
@@ -76,7 +76,7 @@ SELECT q.name, q.paused, q.concurrency_limit, q.rate_limit, q.rate_burst, q.targ
  ORDER BY q.name
 """
 
-# (kind, queue, at, n, wait) rows, as on Postgres: see store/postgres/inspect.py TOP_EVENTS.
+# (kind, queue, at, n, wait) rows, as on Postgres: see store/postgres/top.py TOP_EVENTS.
 RECENT = f"""
 SELECT h.queue, h.state, h.finished_at, h.attempted_at, h.run_at, h.errors
   FROM pgtask_task_history h
@@ -107,6 +107,24 @@ SELECT 'running', t.queue, TIMESTAMPDIFF(MICROSECOND, {EPOCH}, t.attempted_at) /
    AND t.attempted_at <= {UNTIL}
 """
 
+# Why a queue lags, per task type with tasks ready now (as Postgres's TOP_TYPES).
+TOP_TYPES = f"""
+SELECT r.queue, r.task_type, r.ready,
+       EXISTS (SELECT 1 FROM pgtask_task_types d WHERE d.name = r.task_type) AS registered,
+       EXISTS (SELECT 1 FROM pgtask_workers w
+                WHERE w.heartbeat_at > {NOW} - INTERVAL 30 SECOND
+                  AND (w.queues IS NULL OR JSON_CONTAINS(w.queues, JSON_QUOTE(r.queue)))
+                  AND (w.task_types IS NULL OR r.http
+                       OR JSON_CONTAINS(w.task_types, JSON_QUOTE(r.task_type)))) AS served
+  FROM (SELECT t.queue, t.task_type, COUNT(*) AS ready,
+               MAX(t.target_url IS NOT NULL OR q.target_url IS NOT NULL) AS http
+          FROM pgtask_tasks t LEFT JOIN pgtask_queues q ON q.name = t.queue
+         WHERE t.state = 'queued' AND t.run_at <= {NOW}
+         GROUP BY t.queue, t.task_type) AS r
+ ORDER BY r.queue, r.task_type
+ LIMIT 500
+"""
+
 TOP_WORKERS = """
 SELECT w.id, w.host, w.pid, w.queues, w.task_types, w.concurrency, w.in_flight,
        w.started_at, w.heartbeat_at
@@ -133,7 +151,8 @@ SELECT x.trx_mysql_thread_id AS thread_id, x.trx_state AS state,
 """
 ER_NEEDS_PRIVILEGE = {1227, 1142, 1044}  # access denied (PROCESS, table, database)
 
-TOP_QUERIES = {"queues": TOP_QUEUES, "events": TOP_EVENTS, "workers": TOP_WORKERS}
+TOP_QUERIES = {"queues": TOP_QUEUES, "events": TOP_EVENTS, "workers": TOP_WORKERS,
+               "types": TOP_TYPES}
 
 
 def _health(conn: Connection[Any]) -> Row:

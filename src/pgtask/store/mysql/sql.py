@@ -79,6 +79,19 @@ SELECT name, concurrency_limit, rate_limit, rate_burst, rate_tokens, rate_update
    FOR UPDATE SKIP LOCKED
 """
 
+# After a short claim: the unpaused limited queues that hold ready work back (claim.py's
+# claim_wait), with what their limits need: running count, token bucket, the clock.
+CLAIM_WAIT = """
+SELECT q.name, q.concurrency_limit, q.rate_limit, q.rate_burst, q.rate_tokens,
+       q.rate_updated_at,
+       (SELECT COUNT(*) FROM pgtask_tasks r WHERE r.queue = q.name AND r.state = 'running'),
+       UTC_TIMESTAMP(6)
+  FROM pgtask_queues q
+ WHERE NOT q.paused AND (q.concurrency_limit IS NOT NULL OR q.rate_limit IS NOT NULL)
+   AND EXISTS (SELECT 1 FROM pgtask_tasks t
+                WHERE t.state = 'queued' AND t.queue = q.name AND t.run_at <= UTC_TIMESTAMP(6))
+"""
+
 COUNT_RUNNING = """
 SELECT queue, COUNT(*) FROM pgtask_tasks
  WHERE state = 'running' AND queue IN ({names})
@@ -189,6 +202,15 @@ UPDATE {HELD} STRAIGHT_JOIN pgtask_tasks t ON t.id = i.id AND t.lease_token = i.
    SET t.lease_expires_at = UTC_TIMESTAMP(6) + INTERVAL ROUND(1000000 *
        (SELECT q.lease FROM pgtask_queues q WHERE q.name = t.queue)) MICROSECOND
  WHERE t.state = 'running'
+"""
+
+# Unstuck: held runs older than their queue's max_run_time, which heartbeat fails.
+OVERDUE = f"""
+SELECT t.id, t.lease_token, t.queue, q.max_run_time
+  FROM {HELD} STRAIGHT_JOIN pgtask_tasks t ON t.id = i.id AND t.lease_token = i.token
+  JOIN pgtask_queues q ON q.name = t.queue
+ WHERE t.state = 'running' AND q.max_run_time IS NOT NULL
+   AND t.attempted_at + INTERVAL ROUND(1000000 * q.max_run_time) MICROSECOND < UTC_TIMESTAMP(6)
 """
 
 STILL_HELD = f"""

@@ -31,6 +31,7 @@ from pgtask.errors import ConfigError, DatabaseUnavailable
 from pgtask.models import (
     Backend,
     ClaimedTask,
+    ClaimWait,
     EnqueueRequest,
     Finished,
     HttpAttempt,
@@ -40,8 +41,9 @@ from pgtask.models import (
     WorkerInfo,
 )
 from pgtask.store.base import CAPABILITIES, Capability, Listener, require
+from pgtask.store.mysql import http as mysql_http
 from pgtask.store.mysql import tx as mysql_tx
-from pgtask.store.mysql.claim import claim
+from pgtask.store.mysql.claim import claim, claim_wait
 from pgtask.store.mysql.connect import CONVERSIONS, connect, connect_params
 from pgtask.store.mysql.enqueue import enqueue_on
 from pgtask.store.mysql.errors import (
@@ -53,6 +55,7 @@ from pgtask.store.mysql.errors import (
     translated,
 )
 from pgtask.store.mysql.sql import SESSION_SETUP
+from pgtask.store.mysql.task_types import register as register_task_types
 
 # Re-exported: the callers of an earlier layout import these from here.
 __all__ = ["CONNECTION_LOST", "CONVERSIONS", "MySQLStore", "connect", "connect_params",
@@ -183,6 +186,10 @@ class MySQLStore:
                     with_targets: bool = False) -> list[ClaimedTask]:
         return await self._run(claim, queues, worker_id, batch, task_types, with_targets)
 
+    async def claim_wait(self, queues: Sequence[str] | None, task_types: Sequence[str] | None,
+                         with_targets: bool = False) -> ClaimWait:
+        return await self._run(claim_wait, queues)
+
     async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> Finished:
         """Record outcomes and logs in one transaction. No next_due_in: the adaptive poll
         comes back soon enough after a requeue."""
@@ -204,6 +211,10 @@ class MySQLStore:
 
     async def deregister_worker(self, worker_id: str) -> None:
         await self._run(mysql_tx.deregister_worker, worker_id)
+
+    async def register_task_types(self, worker_id: str,
+                                  definitions: Sequence[Mapping[str, Any]]) -> int:
+        return await self._run(register_task_types, worker_id, definitions)
 
     async def set_worker_waiting(self, worker_id: str, waiting: bool) -> None:
         self._refuse(Capability.NOTIFY)  # only NOTIFY wakes a waiting worker
@@ -232,10 +243,10 @@ class MySQLStore:
     async def prune(self, older_than: timedelta) -> int:
         return await self._run(mysql_tx.prune, older_than)
 
-    # -- HTTP targets: per-task target URLs work, with no journal and no queue policies ----
+    # -- HTTP targets: queue policies (store/mysql/http.py); no journal, no shared rate ----
 
     async def queue_policies(self, names: Sequence[str] | None = None) -> dict[str, QueuePolicy]:
-        self._refuse(Capability.HTTP_JOURNAL)
+        return await self._run(mysql_http.queue_policies, names)
 
     async def attempt_history(self, task_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
         self._refuse(Capability.HTTP_JOURNAL)

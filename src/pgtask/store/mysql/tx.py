@@ -23,6 +23,7 @@ from pymysql.cursors import Cursor
 from pgtask.models import LogLine, Outcome, WorkerInfo
 from pgtask.store.mysql import sql as q
 from pgtask.store.mysql.enqueue import ensure_queues
+from pgtask.store.mysql.queue_settings import pg_interval
 from pgtask.store.mysql.rules import (
     HeldRow,
     RetryPolicy,
@@ -167,14 +168,30 @@ def database_id(conn: Connection[Any]) -> str:
     return database_id
 
 
+def overdue_error(queue: str, max_run_time: float) -> str:
+    """Why heartbeat failed a run (pgtask.heartbeat on Postgres says the same)."""
+    return (f"taken away: ran longer than queue {queue}'s max_run_time "
+            f"({pg_interval(max_run_time)}); the attempt counts as failed (change it with "
+            f'"pgtask queue set {queue} --max-run-time")')
+
+
 def heartbeat(conn: Connection[Any], worker_id: str,
               held: Sequence[tuple[int, uuid.UUID]]) -> set[int]:
-    """Extend the leases held; return the ids no longer held (rescued, cancelled, stolen)."""
+    """Extend the leases held; return the ids no longer held (rescued, cancelled, stolen).
+
+    A run longer than its queue's max_run_time is failed instead ("unstuck"), and so is
+    no longer held either.
+    """
     with conn.cursor(Cursor) as cur:
         cur.execute(q.TOUCH_WORKER, (len(held), worker_id))
         if not held:
             return set()
         doc = json.dumps([{"id": i, "token": str(t)} for i, t in held])
+        cur.execute(q.OVERDUE, (doc,))
+        overdue = [Outcome(task_id, uuid.UUID(token), "failed", error=overdue_error(queue, most))
+                   for task_id, token, queue, most in cur.fetchall()]
+        if overdue:
+            finish(conn, overdue)
         # rowcount counts matched rows (CLIENT.FOUND_ROWS): all matched means none was lost.
         if cur.execute(q.EXTEND_LEASES, (doc,)) == len(held):
             return set()

@@ -25,11 +25,12 @@ CANCEL = "select c.id from unnest(%s::bigint[]) c(id) where pgtask.cancel_task(c
 QUEUES = """
 select name, paused, concurrency_limit, rate_limit, rate_burst, max_attempts, min_backoff,
        max_backoff, max_doublings, backoff_jitter, lease, target_url, dispatch_deadline,
-       updated_at
+       max_run_time, updated_at
   from pgtask.queues order by name
 """
 CONFIGURE = "select * from pgtask.configure_queue(%s, %s)"
 SET_PAUSED = "select pgtask.set_queue_paused(%s, %s) as found"
+RUNNING = "select count(*) as n from pgtask.tasks where queue = %s and state = 'running'"
 PRUNABLE = "select count(*) as n from pgtask.task_history where finished_at < now() - %s::interval"
 PRUNE = "select pgtask.prune(%s::interval) as n"
 RESCUE = "select pgtask.rescue_tasks() as n"
@@ -86,6 +87,10 @@ def configure_queue(conn: Connection, name: str, settings: dict[str, Any]) -> Ro
 def set_paused(conn: Connection, name: str, paused: bool) -> bool:
     """Pause or resume a queue; False when there is no such queue."""
     return bool(_one(conn, SET_PAUSED, (name, paused))["found"])
+
+
+def running_in_queue(conn: Connection, name: str) -> int:
+    return int(_one(conn, RUNNING, (name,))["n"])
 
 
 def count_prunable(conn: Connection, older_than: timedelta) -> int:

@@ -48,14 +48,14 @@ def _compact(value: object) -> str:
 
 
 def _document(requests: Sequence[EnqueueRequest]) -> str:
-    """The JSON array ENQUEUE_MANY unpacks; fields left at their defaults are left out
-    (enqueue_tasks reads a missing queue as 'default' and a missing priority as 0)."""
+    """The JSON array ENQUEUE_MANY unpacks; fields left unset are left out (enqueue_tasks
+    fills a missing queue, priority or max_attempts from the task type's definition)."""
     rows = []
     for r in requests:
         row: dict[str, Any] = {"task_type": r.task_type, "payload": r.payload}
-        if r.queue != "default":
+        if r.queue is not None:
             row["queue"] = r.queue
-        if r.priority:
+        if r.priority is not None:
             row["priority"] = r.priority
         if r.run_at is not None:
             row["run_at"] = r.run_at.isoformat()

@@ -26,7 +26,7 @@ import psycopg
 from psycopg.rows import DictRow
 
 from pgtask.store.postgres.browse import Connection
-from pgtask.store.postgres.inspect import finite, read_snapshot
+from pgtask.store.postgres.top import finite, read_snapshot
 
 UNTIL = "(pg_catalog.now() - interval '1 second')"
 

@@ -12,6 +12,9 @@ select c.id, c.queue, c.task_type, c.payload, c.attempt,
   from pgtask.claim_task(%s::text[], %s, %s, %s::text[], null, %s) c
   join pgtask.queues q on q.name = c.queue
 """
+CLAIM_WAIT = """
+select w.next_token_in, w.slots_full from pgtask.claim_wait(%s::text[], %s::text[], %s) w
+"""
 FINISH = """
 select f.id from pgtask.finish_tasks(%s::bigint[], %s::uuid[], %s::text[], %s::jsonb[],
                                      %s::text[], %s::interval[]) f
@@ -32,6 +35,7 @@ DATABASE_ID = """select s.system_identifier || '-' || d.oid from pg_control_syst
   pg_database d where d.datname = current_database()"""
 REGISTER = "select pgtask.register_worker(%s, %s, %s, %s::text[], %s::text[], %s)"
 DEREGISTER = "select pgtask.deregister_worker(%s)"
+REGISTER_TASK_TYPES = "select pgtask.register_task_types(%s, %s::text::jsonb)"
 SET_WAITING = "select pgtask.set_worker_waiting(%s, %s)"
 TRY_MAINTENANCE_LOCK = "select pg_try_advisory_xact_lock(%s)"
 RESCUE = "select pgtask.rescue_tasks()"

@@ -12,6 +12,7 @@ connections went over the same path and are as likely to be dead.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from pgtask.errors import ConfigError
 from pgtask.models import (
     Backend,
     ClaimedTask,
+    ClaimWait,
     EnqueueRequest,
     Finished,
     HttpAttempt,
@@ -142,6 +144,13 @@ class PostgresStore:
             cur = await conn.execute(q.CLAIM, (queues, worker_id, batch, task_types, with_targets))
             return [ClaimedTask(*row) for row in await cur.fetchall()]
 
+    async def claim_wait(self, queues: Sequence[str] | None, task_types: Sequence[str] | None,
+                         with_targets: bool = False) -> ClaimWait:
+        async with self._connection() as conn:
+            cur = await conn.execute(q.CLAIM_WAIT, (queues, task_types, with_targets))
+            row = await cur.fetchone()
+        return ClaimWait() if row is None else ClaimWait(row[0], bool(row[1]))
+
     async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> Finished:
         """Record outcomes and logs in one round trip (a pipeline). next_due_in: seconds until
         the earliest retried or snoozed task is due, so the runner can wake for it instead of
@@ -187,6 +196,14 @@ class PostgresStore:
     async def deregister_worker(self, worker_id: str) -> None:
         async with self._connection() as conn:
             await conn.execute(q.DEREGISTER, (worker_id,))
+
+    async def register_task_types(self, worker_id: str,
+                                  definitions: Sequence[Mapping[str, Any]]) -> int:
+        async with self._connection() as conn:
+            cur = await conn.execute(q.REGISTER_TASK_TYPES,
+                                     (worker_id, json.dumps(list(definitions))))
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
 
     # -- maintenance ---------------------------------------------------------------------
 
