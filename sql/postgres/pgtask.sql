@@ -881,19 +881,25 @@ $$;
 -- queue's limit (asked after a claim that came back short): seconds until the next rate
 -- token of a rate-limited queue with ready work (null: none), and whether a queue with
 -- ready work has all its concurrency slots taken (finish_tasks then sends NOTIFY when one
--- frees). Same filters as claim_task: a worker turned away by a rate limit sleeps until
--- its next token instead of a whole poll interval.
+-- frees); and whether any of these queues has a limit at all. Same filters as claim_task:
+-- a worker turned away by a rate limit sleeps until its next token instead of a whole poll
+-- interval.
 create function pgtask.claim_wait(queues text[], task_types text[] default null,
                                   with_targets boolean default false,
                                   now timestamptz default null)
-returns table (next_token_in double precision, slots_full boolean)
+returns table (next_token_in double precision, slots_full boolean, limited boolean)
 language sql stable security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
   select min(case when b.tokens >= 1 then 0 else (1 - b.tokens) / q.rate_limit end),
          coalesce(bool_or((select count(*) from pgtask.tasks r
                             where r.queue = q.name and r.state = 'running')
-                          >= q.concurrency_limit), false)
+                          >= q.concurrency_limit), false),
+         -- Whether any of these queues has a limit at all, ready work or not: a worker told
+         -- "none" skips this question for a while (worker/wakeup.py, LIMITS_RECHECK).
+         exists (select 1 from pgtask.queues l
+                  where (claim_wait.queues is null or l.name = any(claim_wait.queues))
+                    and (l.concurrency_limit is not null or l.rate_limit is not null))
     from (select pgtask.clock(claim_wait.now) as at) c
     join pgtask.queues q
       on (claim_wait.queues is null or q.name = any(claim_wait.queues)) and not q.paused

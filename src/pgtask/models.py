@@ -154,6 +154,7 @@ class ClaimWait:
 
     next_token_in: float | None = None  # seconds until a rate-limited queue earns a token
     slots_full: bool = False  # a concurrency-limited queue with ready work has no free slot
+    limited: bool = True  # some queue asked about has a limit at all (False: ask less often)
 
 
 @dataclass(slots=True)

@@ -36,3 +36,28 @@ def test_a_cleared_or_bad_rate_keeps_the_burst():
     assert default_burst(None, 7) == 7
     assert default_burst(float("inf"), 7) == 7
     assert default_burst(-1.0, 7) == 7
+
+
+def test_a_worker_without_limits_asks_again_only_after_the_recheck():
+    """One claim_wait round trip per LIMITS_RECHECK, not one per short claim, when none of
+    the worker's queues has a limit; with a limit, every short claim asks."""
+    import asyncio
+
+    from pgtask.worker.wakeup import LIMITS_RECHECK, Wakeup
+
+    async def count_calls(answer: ClaimWait) -> int:
+        calls = 0
+
+        async def limits() -> ClaimWait:
+            nonlocal calls
+            calls += 1
+            return answer
+
+        wakeup = Wakeup(None, "w1", True, 1.0, limits=limits)  # type: ignore[arg-type]
+        for _ in range(5):
+            await wakeup._held_back()
+        return calls
+
+    assert asyncio.run(count_calls(ClaimWait(limited=False))) == 1
+    assert asyncio.run(count_calls(ClaimWait(next_token_in=0.1))) == 5
+    assert LIMITS_RECHECK >= 5  # long enough to matter, short enough for a limit set later

@@ -28,6 +28,11 @@ BUSY_AFTER = 1.0  # seconds of full claims before a worker tells the database it
 # slot: a slot idles at most this long (an idle claim on MySQL is a few ms of work).
 SLOT_POLL = 0.05
 TOKEN_SLACK = 0.002  # wake this much after the next token is due, never in a busy loop
+# A worker whose queues have no limit at all does not ask after every short claim (one more
+# round trip each time, most of all for a worker picking up tasks one by one): it asks again
+# this long after the answer. A limit set meanwhile is enforced by the claims from the first
+# moment; only the wake-up on its next token waits up to this long.
+LIMITS_RECHECK = 10.0
 
 
 class Wakeup:
@@ -43,6 +48,7 @@ class Wakeup:
         self._polling = AdaptivePolling(max_delay=poll_interval)
         self._waiting = False  # mirrors pgtask.workers.waiting
         self._full_since: float | None = None
+        self._unlimited_until = float("-inf")  # loop time: "no queue of mine has a limit"
 
     def set(self) -> None:
         self.event.set()
@@ -94,13 +100,17 @@ class Wakeup:
             pass
 
     async def _held_back(self) -> ClaimWait:
-        if self._limits is None:
+        now = asyncio.get_running_loop().time()
+        if self._limits is None or now < self._unlimited_until:
             return ClaimWait()
         try:
-            return await self._limits()
+            wait = await self._limits()
         except DatabaseUnavailable as exc:  # the poll interval is the safety net
             log.warning("could not ask the queues' limits: %s", exc)
             return ClaimWait()
+        if not wait.limited:
+            self._unlimited_until = now + LIMITS_RECHECK
+        return wait
 
 
 def limited_delay(delay: float, wait: ClaimWait, notify_on: bool) -> float:

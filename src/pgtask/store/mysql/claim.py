@@ -76,12 +76,14 @@ def claim_wait(conn: Connection[Any], queues: Sequence[str] | None) -> ClaimWait
         rows = [r for r in cur.fetchall() if wanted is None or r[0] in wanted]
     waits: list[float] = []
     full = False
-    for _, concurrency_limit, rate, burst, tokens, updated_at, running, now in rows:
+    for _, concurrency_limit, rate, burst, tokens, updated_at, running, now, ready in rows:
+        if not ready:  # paused, or no work due: nothing it holds back
+            continue
         if rate is not None:
             tokens = refill(tokens, rate, burst, (now - updated_at).total_seconds())
             waits.append(0.0 if tokens >= 1 else (1 - tokens) / rate)
         full = full or (concurrency_limit is not None and running >= concurrency_limit)
-    return ClaimWait(min(waits) if waits else None, full)
+    return ClaimWait(min(waits) if waits else None, full, limited=bool(rows))
 
 
 def _type_filter(types: list[str] | None, with_targets: bool,

@@ -85,11 +85,11 @@ CLAIM_WAIT = """
 SELECT q.name, q.concurrency_limit, q.rate_limit, q.rate_burst, q.rate_tokens,
        q.rate_updated_at,
        (SELECT COUNT(*) FROM pgtask_tasks r WHERE r.queue = q.name AND r.state = 'running'),
-       UTC_TIMESTAMP(6)
+       UTC_TIMESTAMP(6), NOT q.paused AND EXISTS (
+         SELECT 1 FROM pgtask_tasks t
+          WHERE t.state = 'queued' AND t.queue = q.name AND t.run_at <= UTC_TIMESTAMP(6))
   FROM pgtask_queues q
- WHERE NOT q.paused AND (q.concurrency_limit IS NOT NULL OR q.rate_limit IS NOT NULL)
-   AND EXISTS (SELECT 1 FROM pgtask_tasks t
-                WHERE t.state = 'queued' AND t.queue = q.name AND t.run_at <= UTC_TIMESTAMP(6))
+ WHERE q.concurrency_limit IS NOT NULL OR q.rate_limit IS NOT NULL
 """
 
 COUNT_RUNNING = """

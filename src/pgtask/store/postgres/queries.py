@@ -13,7 +13,8 @@ select c.id, c.queue, c.task_type, c.payload, c.attempt,
   join pgtask.queues q on q.name = c.queue
 """
 CLAIM_WAIT = """
-select w.next_token_in, w.slots_full from pgtask.claim_wait(%s::text[], %s::text[], %s) w
+select w.next_token_in, w.slots_full, w.limited
+  from pgtask.claim_wait(%s::text[], %s::text[], %s) w
 """
 FINISH = """
 select f.id from pgtask.finish_tasks(%s::bigint[], %s::uuid[], %s::text[], %s::jsonb[],

@@ -149,7 +149,7 @@ class PostgresStore:
         async with self._connection() as conn:
             cur = await conn.execute(q.CLAIM_WAIT, (queues, task_types, with_targets))
             row = await cur.fetchone()
-        return ClaimWait() if row is None else ClaimWait(row[0], bool(row[1]))
+        return ClaimWait() if row is None else ClaimWait(row[0], bool(row[1]), bool(row[2]))
 
     async def finish(self, outcomes: Sequence[Outcome], logs: Sequence[LogLine] = ()) -> Finished:
         """Record outcomes and logs in one round trip (a pipeline). next_due_in: seconds until
