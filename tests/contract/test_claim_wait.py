@@ -39,3 +39,13 @@ def test_a_full_concurrency_limit_with_work_is_reported(store, db):
     assert len(store.claim(None, "w1", 10, None)) == 1
     wait = store.claim_wait(None, None)
     assert wait.slots_full and wait.limited
+    assert wait.next_token_in is None  # it waits for a slot (NOTIFY), not a token: no 2 ms spin
+
+
+def test_a_full_queue_with_tokens_to_spare_waits_for_a_slot(store, db):
+    enqueue_n(store, 3, "limited")
+    db.set_queue("limited", concurrency_limit=1, rate_limit=100.0, rate_burst=100,
+                 rate_tokens=100, rate_updated_at=datetime.now(UTC))
+    assert len(store.claim(None, "w1", 10, None)) == 1
+    wait = store.claim_wait(None, None)
+    assert (wait.slots_full, wait.next_token_in) == (True, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from .helpers import enqueue, notifications_until_sentinel
+from .helpers import claim, enqueue, finish, notifications_until_sentinel, set_queue
 
 
 @pytest.fixture
@@ -46,3 +46,37 @@ def test_set_worker_waiting_writes_only_on_change(db):
     db.execute("select pgtask.set_worker_waiting('w', true)")
     again = db.execute("select xmin::text as x from pgtask.workers where id = 'w'").fetchone()["x"]
     assert again == xmin
+
+
+def test_a_finish_that_frees_a_limited_slot_wakes_the_waiting_workers(listener, db):
+    """finish_tasks NOTIFYs a concurrency-limited queue (a worker turned away by the limit
+    waits for this), not a queue without a limit."""
+    set_queue(db, "lim", concurrency_limit=1)
+    enqueue(db, queue="lim")
+    enqueue(db, queue="free")
+    held = claim(db, ["lim"]) + claim(db, ["free"])
+    worker(db, "w2", None, waiting=True)
+    notifications_until_sentinel(listener, db)
+    finish(db, [t["id"] for t in held], [t["lease_token"] for t in held], ["succeeded", "failed"])
+    assert notifications_until_sentinel(listener, db) == ["lim"]
+
+
+def test_a_stale_finish_frees_no_slot_and_wakes_nobody(listener, db):
+    set_queue(db, "lim", concurrency_limit=1)
+    enqueue(db, queue="lim")
+    [task] = claim(db, ["lim"])
+    assert finish(db, [task["id"]], [task["lease_token"]], ["succeeded"])
+    worker(db, "w2", ["lim"], waiting=True)
+    notifications_until_sentinel(listener, db)
+    assert finish(db, [task["id"]], [task["lease_token"]], ["succeeded"]) == {}
+    assert notifications_until_sentinel(listener, db) == []
+
+
+def test_a_freed_slot_wakes_only_workers_of_that_queue(listener, db):
+    set_queue(db, "lim", concurrency_limit=1)
+    enqueue(db, queue="lim")
+    [task] = claim(db, ["lim"])
+    worker(db, "w2", ["other"], waiting=True)
+    notifications_until_sentinel(listener, db)
+    finish(db, [task["id"]], [task["lease_token"]], ["released"])
+    assert notifications_until_sentinel(listener, db) == []

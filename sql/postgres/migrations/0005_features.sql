@@ -448,6 +448,23 @@ begin
       using errcode = 'invalid_parameter_value';
   end if;
 
+  -- Slots these outcomes free in a queue with a concurrency limit: wake the workers waiting
+  -- on it (a worker turned away by the limit sleeps until this, not its poll). Two probes
+  -- of small tables first, so a finish costs nothing more when no queue has a limit or no
+  -- worker waits; then one primary-key probe per task, by (id, token) like the statement
+  -- below, so a late outcome for a task rescued or claimed again wakes nobody. Sent before
+  -- that statement, the notifications are delivered at commit all the same (and dropped
+  -- with it should it fail); one per queue (Postgres folds repeats in a transaction).
+  if exists (select 1 from pgtask.queues q where q.concurrency_limit is not null)
+     and exists (select 1 from pgtask.workers w where w.waiting) then
+    perform pg_notify('pgtask', f.queue)
+       from (select distinct t.queue from unnest(ids, tokens) as i(id, token)
+               join pgtask.tasks t on t.id = i.id and t.lease_token = i.token) f
+       join pgtask.queues q on q.name = f.queue and q.concurrency_limit is not null
+      where exists (select 1 from pgtask.workers w
+                     where w.waiting and (w.queues is null or f.queue = any(w.queues)));
+  end if;
+
   return query
   with input as (
     -- One outcome per task: should a batch name a task twice, its first outcome wins
@@ -528,20 +545,6 @@ begin
   select x.id, x.state from (select a.id, a.state from archived a
                              union all select r.id, r.state from requeued r) x
    order by x.id;
-
-  -- Slots freed in a queue with a concurrency limit: wake the workers waiting on it (a
-  -- worker turned away by the limit sleeps until this, not its poll). Two probes of small
-  -- tables first, so a finish costs nothing more when no queue has a limit or no worker
-  -- waits; then one notification per such queue (Postgres folds repeats in a transaction).
-  if exists (select 1 from pgtask.queues q where q.concurrency_limit is not null)
-     and exists (select 1 from pgtask.workers w where w.waiting) then
-    perform pg_notify('pgtask', f.queue)
-       from (select h.queue from pgtask.task_history h where h.id = any(ids)
-             union select t.queue from pgtask.tasks t where t.id = any(ids)) f
-       join pgtask.queues q on q.name = f.queue and q.concurrency_limit is not null
-      where exists (select 1 from pgtask.workers w
-                     where w.waiting and (w.queues is null or f.queue = any(w.queues)));
-  end if;
 end
 $$;
 
@@ -553,9 +556,7 @@ language sql stable security definer
 set search_path = pgtask, pg_catalog, pg_temp
 as $$
   select min(case when b.tokens >= 1 then 0 else (1 - b.tokens) / q.rate_limit end),
-         coalesce(bool_or((select count(*) from pgtask.tasks r
-                            where r.queue = q.name and r.state = 'running')
-                          >= q.concurrency_limit), false),
+         coalesce(bool_or(s.full), false),
          -- Whether any of these queues has a limit at all, ready work or not: a worker told
          -- "none" skips this question for a while (worker/wakeup.py, LIMITS_RECHECK).
          exists (select 1 from pgtask.queues l
@@ -566,8 +567,17 @@ as $$
       on (claim_wait.queues is null or q.name = any(claim_wait.queues)) and not q.paused
      and (q.concurrency_limit is not null or q.rate_limit is not null)
     cross join lateral (
-      select least(q.rate_burst::double precision, q.rate_tokens + q.rate_limit
-                   * greatest(0, extract(epoch from c.at - q.rate_updated_at))) as tokens) b
+      select case when q.concurrency_limit is not null then
+               (select count(*) from pgtask.tasks r
+                 where r.queue = q.name and r.state = 'running') >= q.concurrency_limit
+             end as full) s
+    -- A queue's tokens: none to wait for without a rate limit (least() would skip the null
+    -- and give the burst, "a token now"), nor while its slots are full (what it waits for
+    -- is a slot: a worker told "a token now" would claim again at once, in a busy loop).
+    cross join lateral (
+      select case when q.rate_limit is not null and s.full is not true then
+               least(q.rate_burst::double precision, q.rate_tokens + q.rate_limit
+                     * greatest(0, extract(epoch from c.at - q.rate_updated_at))) end as tokens) b
    where exists (
      select 1 from pgtask.tasks t
       where t.state = 'queued' and t.queue = q.name and t.run_at <= c.at

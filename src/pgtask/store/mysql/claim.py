@@ -70,19 +70,23 @@ def claim_wait(conn: Connection[Any], queues: Sequence[str] | None) -> ClaimWait
     Task types are not filtered here: a queue full of another worker's types at worst
     makes this worker claim again a little early.
     """
-    wanted = None if queues is None else set(queues)
+    names = None if queues is None else sorted(set(queues))
+    if names == []:
+        return ClaimWait(limited=False)
+    where = q.ANY_QUEUE if names is None else q.QUEUE_NAME_IN.format(names=q.in_list(len(names)))
     with conn.cursor(Cursor) as cur:
-        cur.execute(q.CLAIM_WAIT)
-        rows = [r for r in cur.fetchall() if wanted is None or r[0] in wanted]
+        cur.execute(q.CLAIM_WAIT.format(queues=where), names)
+        rows = cur.fetchall()
     waits: list[float] = []
     full = False
     for _, concurrency_limit, rate, burst, tokens, updated_at, running, now, ready in rows:
         if not ready:  # paused, or no work due: nothing it holds back
             continue
-        if rate is not None:
+        slots_full = concurrency_limit is not None and running >= concurrency_limit
+        full = full or slots_full
+        if rate is not None and not slots_full:  # a full queue waits for a slot, not a token
             tokens = refill(tokens, rate, burst, (now - updated_at).total_seconds())
             waits.append(0.0 if tokens >= 1 else (1 - tokens) / rate)
-        full = full or (concurrency_limit is not None and running >= concurrency_limit)
     return ClaimWait(min(waits) if waits else None, full, limited=bool(rows))
 
 

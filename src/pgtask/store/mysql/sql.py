@@ -81,6 +81,7 @@ SELECT name, concurrency_limit, rate_limit, rate_burst, rate_tokens, rate_update
 
 # After a short claim: the unpaused limited queues that hold ready work back (claim.py's
 # claim_wait), with what their limits need: running count, token bucket, the clock.
+# {queues}: TRUE, or q.name IN (...) for the worker's queues.
 CLAIM_WAIT = """
 SELECT q.name, q.concurrency_limit, q.rate_limit, q.rate_burst, q.rate_tokens,
        q.rate_updated_at,
@@ -89,8 +90,10 @@ SELECT q.name, q.concurrency_limit, q.rate_limit, q.rate_burst, q.rate_tokens,
          SELECT 1 FROM pgtask_tasks t
           WHERE t.state = 'queued' AND t.queue = q.name AND t.run_at <= UTC_TIMESTAMP(6))
   FROM pgtask_queues q
- WHERE q.concurrency_limit IS NOT NULL OR q.rate_limit IS NOT NULL
+ WHERE (q.concurrency_limit IS NOT NULL OR q.rate_limit IS NOT NULL) AND {queues}
 """
+ANY_QUEUE = "TRUE"
+QUEUE_NAME_IN = "q.name IN ({names})"
 
 COUNT_RUNNING = """
 SELECT queue, COUNT(*) FROM pgtask_tasks
@@ -197,11 +200,17 @@ TOUCH_WORKER = """
 UPDATE pgtask_workers SET heartbeat_at = UTC_TIMESTAMP(6), in_flight = %s WHERE id = %s
 """
 
+# A run past its queue's max_run_time (q: its queue row, t: the task).
+PAST_MAX_RUN_TIME = """q.max_run_time IS NOT NULL
+   AND t.attempted_at + INTERVAL ROUND(1000000 * q.max_run_time) MICROSECOND < UTC_TIMESTAMP(6)"""
+
+# Overdue runs are not extended: they leave the matched count short, and heartbeat fails them.
 EXTEND_LEASES = f"""
 UPDATE {HELD} STRAIGHT_JOIN pgtask_tasks t ON t.id = i.id AND t.lease_token = i.token
    SET t.lease_expires_at = UTC_TIMESTAMP(6) + INTERVAL ROUND(1000000 *
        (SELECT q.lease FROM pgtask_queues q WHERE q.name = t.queue)) MICROSECOND
  WHERE t.state = 'running'
+   AND NOT EXISTS (SELECT 1 FROM pgtask_queues q WHERE q.name = t.queue AND {PAST_MAX_RUN_TIME})
 """
 
 # Unstuck: held runs older than their queue's max_run_time, which heartbeat fails.
@@ -209,8 +218,7 @@ OVERDUE = f"""
 SELECT t.id, t.lease_token, t.queue, q.max_run_time
   FROM {HELD} STRAIGHT_JOIN pgtask_tasks t ON t.id = i.id AND t.lease_token = i.token
   JOIN pgtask_queues q ON q.name = t.queue
- WHERE t.state = 'running' AND q.max_run_time IS NOT NULL
-   AND t.attempted_at + INTERVAL ROUND(1000000 * q.max_run_time) MICROSECOND < UTC_TIMESTAMP(6)
+ WHERE t.state = 'running' AND {PAST_MAX_RUN_TIME}
 """
 
 STILL_HELD = f"""

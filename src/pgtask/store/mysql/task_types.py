@@ -11,6 +11,7 @@ from pymysql.connections import Connection
 from pymysql.cursors import Cursor
 
 from pgtask.models import EnqueueRequest
+from pgtask.store.mysql.inspect import fetch
 from pgtask.store.mysql.sql import in_list
 
 DEFINITIONS = """
@@ -58,12 +59,15 @@ def fill(request: EnqueueRequest, definition: tuple[str, int, int | None] | None
 
 def register(conn: Connection[Any], worker_id: str,
              definitions: Sequence[Mapping[str, Any]]) -> int:
-    """Upsert a starting worker's definitions (registry.definitions()); how many."""
-    with conn.cursor(Cursor) as cur:
-        for d in sorted(definitions, key=lambda d: str(d["name"])):
-            cur.execute(UPSERT, (d["name"], d.get("queue") or "default", d.get("priority") or 0,
-                                 d.get("max_attempts"), d.get("timeout_seconds"),
-                                 d.get("title") or "", d.get("description") or "", worker_id))
+    """Upsert a starting worker's definitions (registry.definitions()); how many. One
+    multi-row statement (executemany), in name order so concurrent starts lock alike."""
+    rows = [(d["name"], d.get("queue") or "default", d.get("priority") or 0,
+             d.get("max_attempts"), d.get("timeout_seconds"), d.get("title") or "",
+             d.get("description") or "", worker_id)
+            for d in sorted(definitions, key=lambda d: str(d["name"]))]
+    if rows:
+        with conn.cursor(Cursor) as cur:
+            cur.executemany(UPSERT, rows)
     return len(definitions)
 
 
@@ -78,8 +82,6 @@ SELECT t.name, t.queue, t.priority, t.max_attempts, t.timeout_seconds AS timeout
 
 def task_types(conn: Connection[Any]) -> list[dict[str, Any]]:
     """As Postgres's: one row per type, its live workers and when one was last seen."""
-    from pgtask.store.mysql.inspect import fetch
-
     out: dict[str, dict[str, Any]] = {}
     for row in fetch(conn, LIST):
         worker, beat = row.pop("worker"), row.pop("heartbeat_at")

@@ -187,14 +187,15 @@ def heartbeat(conn: Connection[Any], worker_id: str,
         if not held:
             return set()
         doc = json.dumps([{"id": i, "token": str(t)} for i, t in held])
+        # rowcount counts matched rows (CLIENT.FOUND_ROWS): all matched means none was lost
+        # and none is overdue, the usual beat (two statements).
+        if cur.execute(q.EXTEND_LEASES, (doc,)) == len(held):
+            return set()
         cur.execute(q.OVERDUE, (doc,))
         overdue = [Outcome(task_id, uuid.UUID(token), "failed", error=overdue_error(queue, most))
                    for task_id, token, queue, most in cur.fetchall()]
         if overdue:
             finish(conn, overdue)
-        # rowcount counts matched rows (CLIENT.FOUND_ROWS): all matched means none was lost.
-        if cur.execute(q.EXTEND_LEASES, (doc,)) == len(held):
-            return set()
         cur.execute(q.STILL_HELD, (doc,))
         return {i for i, _ in held} - {row[0] for row in cur.fetchall()}
 
