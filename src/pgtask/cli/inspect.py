@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pgtask.cli.common import QUEUE, TASK_TYPE, cell, console, dsn_option, json_block, to_json, when
-from pgtask.cli.tasklines import NO_CURSOR, message_cell, state_cell, task_table
+from pgtask.cli.tasklines import NO_CURSOR, message_cell, print_page, state_cell
 from pgtask.models import TaskState
 from pgtask.redact import redact_row
 from pgtask.store.base import Row
@@ -46,21 +46,14 @@ def ls(state: str | None, queue: str | None, task_type: str | None, limit: int, 
     with open_operator(dsn) as operator:
         rows = operator.list_tasks(state=state, queue=queue, task_type=task_type, after=after,
                                    limit=limit, before=before)
-    if as_json:
-        for row in rows:
-            click.echo(to_json(row, indent=None))
-        return
-    table = task_table(("ID", "QUEUE", "TYPE", "STATE", "ATTEMPT", "RUN AT", "FINISHED",
-                        "MESSAGE"), full=full)
-    for r in rows:
-        table.add_row(*(cell(v) for v in (r["id"], r["queue"], r["task_type"])),
-                      state_cell(r["state"]), cell(r["attempt"]), cell(when(r["run_at"])),
-                      cell(when(r["finished_at"])), message_cell(r["message"], full=full))
-    out = console()
-    out.print(table if rows else "no tasks match")
-    if len(rows) == limit:
-        page = f"--before {rows[-1]['id']}" if before is not None else f"--after {rows[-1]['id']}"
-        out.print(f"next page: {page}", style="dim")
+    print_page(rows, as_json=as_json, full=full, limit=limit, empty="no tasks match",
+               cursor="before" if before is not None else "after",
+               headers=("ID", "QUEUE", "TYPE", "STATE", "ATTEMPT", "RUN AT", "FINISHED",
+                        "MESSAGE"),
+               line=lambda r: [cell(r["id"]), cell(r["queue"]), cell(r["task_type"]),
+                               state_cell(r["state"]), cell(r["attempt"]),
+                               cell(when(r["run_at"])), cell(when(r["finished_at"])),
+                               message_cell(r["message"], full=full)])
 
 
 def _field(value: Any) -> str:

@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
-from pgtask.cli.common import QUEUE, cell, console, dsn_option, to_json, when
-from pgtask.cli.tasklines import NO_CURSOR, message_cell, state_cell, task_table
+from pgtask.cli.common import QUEUE, cell, dsn_option, to_json, when
+from pgtask.cli.tasklines import message_cell, print_page, state_cell
 from pgtask.cli.units import CLEAR, DURATION, OPTIONAL_INT
 from pgtask.errors import Refused
+from pgtask.store.base import Row
 from pgtask.store.operators import open_operator
 
 
@@ -120,22 +121,18 @@ def errors(queue: str | None, limit: int, before: int | None, full: bool, as_jso
     """Tasks that failed at least once, in any state (retrying, dead, even succeeded at a
     later attempt), newest first, with how often and their last error."""
     with open_operator(dsn) as operator:
-        rows = operator.errored_tasks(queue=queue, before=before or NO_CURSOR, limit=limit)
-    if as_json:
-        for row in rows:
-            click.echo(to_json(row, indent=None))
-        return
-    table = task_table(("ID", "QUEUE", "TYPE", "STATE", "ATTEMPT", "FAILURES", "FAILED AT",
-                        "ERROR"), full=full)
-    for r in rows:
-        attempts = f"{r['attempt']}/{r['max_attempts']}" if r["max_attempts"] else r["attempt"]
-        table.add_row(cell(r["id"]), cell(r["queue"]), cell(r["task_type"]),
-                      state_cell(r["state"]), cell(attempts), cell(r["failures"]),
-                      cell(when(r["failed_at"])), message_cell(r["error"], full=full))
-    out = console()
-    out.print(table if rows else "no task has failed")
-    if len(rows) == limit:
-        out.print(f"next page: --before {rows[-1]['id']}", style="dim")
+        rows = operator.errored_tasks(queue=queue, before=before, limit=limit)
+    print_page(rows, as_json=as_json, full=full, limit=limit, empty="no task has failed",
+               cursor="before",
+               headers=("ID", "QUEUE", "TYPE", "STATE", "ATTEMPT", "FAILURES", "FAILED AT",
+                        "ERROR"),
+               line=lambda r: [cell(r["id"]), cell(r["queue"]), cell(r["task_type"]),
+                               state_cell(r["state"]), cell(_attempts(r)), cell(r["failures"]),
+                               cell(when(r["failed_at"])), message_cell(r["error"], full=full)])
+
+
+def _attempts(r: Row) -> str:
+    return f"{r['attempt']}/{r['max_attempts']}" if r["max_attempts"] else str(r["attempt"])
 
 
 def register(group: click.Group) -> None:

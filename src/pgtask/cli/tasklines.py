@@ -3,10 +3,14 @@ colour, its message or error cut to the line that says what happened."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+import click
 from rich.table import Table
 from rich.text import Text
 
-from pgtask.cli.common import cell
+from pgtask.cli.common import cell, console, to_json
+from pgtask.store.base import Row
 
 # Rich drops the colours itself for a pipe, a file, or NO_COLOR (the CLI's other output too).
 STATE_STYLES = {"queued": "blue", "running": "cyan", "succeeded": "green", "dead": "bold red",
@@ -45,9 +49,26 @@ def task_table(headers: tuple[str, ...], *, full: bool) -> Table:
     return table
 
 
+def print_page(rows: Sequence[Row], *, as_json: bool, headers: tuple[str, ...], full: bool,
+               line: Callable[[Row], list[Text]], empty: str, limit: int,
+               cursor: str) -> None:
+    """A page of a listing: one JSON object per row (--json), else a task_table of `line`s
+    (or `empty`), then, when the page is full, the option that gives the next one."""
+    if as_json:
+        for row in rows:
+            click.echo(to_json(row, indent=None))
+        return
+    table = task_table(headers, full=full)
+    for row in rows:
+        table.add_row(*line(row))
+    out = console()
+    out.print(table if rows else empty)
+    if len(rows) == limit:
+        out.print(f"next page: --{cursor} {rows[-1]['id']}", style="dim")
+
+
 MAX_REASONS = 20  # a bulk action that missed thousands says why for the first ones
-ALLOWED_FROM = {"retried": ("dead", "cancelled"), "cancelled": ("queued", "running"),
-                "deleted": ("queued",), "updated": ("queued",)}
+ALLOWED_FROM = {"retried": ("dead", "cancelled"), "cancelled": ("queued", "running")}
 
 
 def unchanged_lines(verb: str, missed: list[int], states: dict[int, str]) -> list[str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +22,7 @@ from starlette.routing import Route
 from pgtask.errors import Refused
 from pgtask.store.base import Browser, Row
 from pgtask.web import validation
-from pgtask.web.api_tasks import not_found, task_json
+from pgtask.web.api_tasks import keyset_page, not_found, page_json, task_json
 from pgtask.web.body import read_json
 from pgtask.web.responses import ApiError, Json, bad_request
 from pgtask.web.state import state_of
@@ -124,30 +123,18 @@ async def delete_task(request: Request) -> Response:
 
 def errors_query(params: list[tuple[str, str]]) -> dict[str, Any]:
     """?queue=&before=&limit= (pure; ApiError). The list's own checks are list_query's."""
-    given = dict(params)
-    if len(given) < len(params):
-        raise bad_request("a query parameter is given twice")
-    validation.refuse_unknown(given, ERRORS_PARAMS)
-    query = validation.list_query(params)
+    validation.refuse_unknown(dict(params), ERRORS_PARAMS)
+    query = validation.list_query(params)  # refuses a parameter given twice, too
     return {"queue": query["queue"], "before": query["before"], "limit": query["limit"]}
 
 
 async def list_errors(request: Request) -> Json:
     query = errors_query(request.query_params.multi_items())
-    limit = query["limit"]
-    rows = await state_of(request).db.run(
-        lambda b: b.errored_tasks(queue=query["queue"], before=query["before"],
-                                  limit=limit + 1))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cursor = rows[-1]["id"] if more else None
-    next_url = None
-    if cursor is not None:
-        params = {k: v for k, v in request.query_params.items() if k != "before"}
-        next_url = f"{request.url.path}?{urlencode({**params, 'before': cursor})}"
-    tasks = [{**{k: v for k, v in r.items() if k != "task_type"}, "type": r["task_type"]}
-             for r in rows]
-    return Json({"tasks": tasks, "next": cursor, "next_url": next_url})
+    rows, cursor = await state_of(request).db.run(
+        lambda b: keyset_page(lambda n: b.errored_tasks(queue=query["queue"],
+                                                         before=query["before"], limit=n),
+                              query["limit"]))
+    return page_json(request, rows, cursor, "before")
 
 
 routes = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,12 +58,29 @@ async def get_task(request: Request) -> Json:
     return Json(detail)
 
 
+def keyset_page(fetch: Callable[[int], list[Row]],
+                limit: int) -> tuple[list[Row], int | None]:
+    """`limit` rows of `fetch(n)` (n rows at most, in page order) and the cursor of the next
+    page (None on the last): one row more is read to know whether there is one."""
+    rows = fetch(limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1]["id"] if more else None)
+
+
 def page_of(browser: Browser, query: dict[str, Any]) -> tuple[list[Row], int | None]:
     """One page of tasks and the cursor of the next (None on the last page)."""
-    rows = browser.list_page(**{**query, "limit": query["limit"] + 1})
-    more = len(rows) > query["limit"]
-    rows = rows[:query["limit"]]
-    return rows, (rows[-1]["id"] if more else None)
+    return keyset_page(lambda n: browser.list_page(**{**query, "limit": n}), query["limit"])
+
+
+def page_json(request: Request, rows: list[Row], cursor: int | None, direction: str) -> Json:
+    """A page as the API answers it: its tasks, the next cursor, and the URL of the next page
+    (this one's query with the cursor as `direction`, "after" or "before")."""
+    next_url = None
+    if cursor is not None:
+        params = {k: v for k, v in request.query_params.items() if k not in ("after", "before")}
+        next_url = f"{request.url.path}?{urlencode({**params, direction: cursor})}"
+    return Json({"tasks": [task_json(r) for r in rows], "next": cursor, "next_url": next_url})
 
 
 async def list_tasks(request: Request) -> Json:
@@ -70,12 +88,7 @@ async def list_tasks(request: Request) -> Json:
     if query["after"] is None and query["before"] is None:
         query["after"] = 0  # the API pages oldest first unless asked for `before`
     rows, cursor = await state_of(request).db.run(page_of, query)
-    next_url = None
-    if cursor is not None:
-        direction = "before" if query["before"] is not None else "after"
-        params = {k: v for k, v in request.query_params.items() if k not in ("after", "before")}
-        next_url = f"{request.url.path}?{urlencode({**params, direction: cursor})}"
-    return Json({"tasks": [task_json(r) for r in rows], "next": cursor, "next_url": next_url})
+    return page_json(request, rows, cursor, "before" if query["before"] is not None else "after")
 
 
 def _act(browser: Browser, verb: str, task_id: int, reason: str) -> tuple[bool, Row | None]:
