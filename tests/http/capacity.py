@@ -31,25 +31,31 @@ class CapacityLimit:
         self.capacity = capacity
         self.log: list[Answer] = []
         self._window: deque[float] = deque()
-        self._down_until = float("-inf")
+        self._down = (float("inf"), float("-inf"))  # [from, until): refusing everything
         self._lock = threading.Lock()
 
     def down(self, now: float, seconds: float) -> None:
         with self._lock:
-            self._down_until = now + seconds
+            self._down = (now, now + seconds)
 
     def __call__(self, seen: Seen) -> Reply:
+        if self.answer(seen.at):
+            return ACCEPTED
+        return OUTAGE if self._is_down(seen.at) else LIMITED
+
+    def answer(self, at: float) -> bool:
+        """Whether a request arriving at `at` is accepted (logged either way)."""
         with self._lock:
-            while self._window and self._window[0] <= seen.at - 1.0:
+            while self._window and self._window[0] <= at - 1.0:
                 self._window.popleft()
-            if seen.at < self._down_until:
-                self.log.append(Answer(seen.at, False))
-                return OUTAGE
-            accepted = len(self._window) < self.capacity
+            accepted = not self._is_down(at) and len(self._window) < self.capacity
             if accepted:
-                self._window.append(seen.at)
-            self.log.append(Answer(seen.at, accepted))
-            return ACCEPTED if accepted else LIMITED
+                self._window.append(at)
+            self.log.append(Answer(at, accepted))
+            return accepted
+
+    def _is_down(self, at: float) -> bool:
+        return self._down[0] <= at < self._down[1]
 
     def answers(self, start: float, end: float) -> list[Answer]:
         with self._lock:

@@ -3,55 +3,19 @@ target that takes 8 requests/s, judged by the target's own log of what it accept
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-import pgtask
 from tests.support.waiting import wait_until
-from tests.support.workers import ROOT
 
 from .capacity import CapacityLimit
-from .helpers import SECRET
 from .target import TargetServer
-from .test_http_worker import enqueue, set_queue
+from .test_http_worker import HttpWorker, enqueue, set_queue
 
 CAPACITY = 8            # requests/s the target accepts
 BACKLOG = 800           # more than 20 s of capacity: demand never runs out
-# The pgtask under test: the one this test imported (a checkout of another commit runs its own).
-SOURCE = Path(pgtask.__file__).resolve().parents[1]
-
-
-class Worker:
-    """`python -m tests.http.worker_main DSN 10` with default AIMD, its log in a temp file."""
-
-    def __init__(self, dsn: str) -> None:
-        # Kept open for the process's life and closed by stop(): no `with` fits.
-        self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            prefix="pgtask-throttle-", suffix=".log", delete=False)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SOURCE), str(ROOT)]),
-               "PGTASK_HTTP_SECRETS": SECRET, "PGTASK_HTTP_ALLOW_CIDR": "127.0.0.0/8"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.http.worker_main", dsn, "10"],
-                                     stdout=self.log_file, stderr=subprocess.STDOUT, env=env,
-                                     cwd=ROOT)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.log_file.close()
-
-    def log(self) -> str:
-        return Path(self.log_file.name).read_text()
 
 
 @pytest.fixture
@@ -65,10 +29,10 @@ def limited() -> Iterator[tuple[TargetServer, CapacityLimit]]:
 
 @pytest.fixture
 def start_workers(dsn):
-    started: list[Worker] = []
+    started: list[HttpWorker] = []
 
-    def start(n: int) -> list[Worker]:
-        started.extend(Worker(dsn) for _ in range(n))
+    def start(n: int) -> list[HttpWorker]:
+        started.extend(HttpWorker(dsn) for _ in range(n))  # default AIMD, concurrency 10
         return started
 
     yield start

@@ -1,17 +1,18 @@
 """A simulated run of the adaptive throttle (pure, deterministic): `workers` dispatchers, each
 with its own AdaptiveRate and Pacer and an endless backlog, share their rates as the database
 does (a decrease at once, a rise at most once a second, visible after a delay), against a
-target that accepts at most `capacity` requests in any one second.
+target that accepts at most `capacity` requests in any one second (capacity.py's
+CapacityLimit, the one the end-to-end tests run against).
 """
 
 from __future__ import annotations
 
 import heapq
 import random
-from collections import deque
-from dataclasses import dataclass, field
 
 from pgtask.worker.http.throttle import AdaptiveRate, AimdSettings, Pacer
+
+from .capacity import CapacityLimit
 
 STEP = 0.005            # seconds of simulated time per tick
 UNTHROTTLED = 40.0      # requests/s one worker sends when nothing holds it back
@@ -20,42 +21,12 @@ VISIBLE_AFTER = 0.3     # seconds before other workers see a publication
 DEFAULTS = AimdSettings()
 
 
-@dataclass
-class Run:
-    log: list[tuple[float, bool]] = field(default_factory=list)  # (arrival, accepted)
-
-    def used_and_refused(self, start: float, end: float) -> tuple[float, float]:
-        seen = [ok for at, ok in self.log if start <= at < end]
-        return sum(seen) / (self._capacity * (end - start)), seen.count(False) / max(1, len(seen))
-
-    def busiest_second(self, start: float, end: float) -> int:
-        times = [at for at, _ in self.log if start <= at < end]
-        return max((sum(1 for t in times if s <= t < s + 1.0) for s in times), default=0)
-
-    _capacity: float = 1.0
-
-
-class _Target:
-    def __init__(self, capacity: int, outage: tuple[float, float] | None, run: Run) -> None:
-        self.capacity, self.outage, self.run = capacity, outage, run
-        self.window: deque[float] = deque()
-
-    def answer(self, at: float) -> bool:
-        while self.window and self.window[0] <= at - 1.0:
-            self.window.popleft()
-        down = self.outage is not None and self.outage[0] <= at < self.outage[1]
-        ok = not down and len(self.window) < self.capacity
-        if ok:
-            self.window.append(at)
-        self.run.log.append((at, ok))
-        return ok
-
-
 def simulate(capacity: int, *, workers: int = 1, seconds: float = 20.0,
              settings: AimdSettings = DEFAULTS, outage: tuple[float, float] | None = None,
-             seed: int = 1) -> Run:
-    run = Run(_capacity=capacity)
-    target, rnd = _Target(capacity, outage, run), random.Random(seed)
+             seed: int = 1) -> CapacityLimit:
+    target, rnd = CapacityLimit(capacity), random.Random(seed)
+    if outage is not None:
+        target.down(outage[0], outage[1] - outage[0])
     rates = [AdaptiveRate(settings) for _ in range(workers)]
     pacers = [Pacer() for _ in range(workers)]
     last_sent = [float("-inf")] * workers
@@ -97,4 +68,4 @@ def simulate(capacity: int, *, workers: int = 1, seconds: float = 20.0,
                 pacers[w].take(now)
                 send(w, now, held=True)
         now += STEP
-    return run
+    return target  # its log is the run

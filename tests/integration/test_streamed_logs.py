@@ -4,20 +4,14 @@ MySQL/MariaDB)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 import psycopg
 import pytest
 
 import pgtask
 from tests.support.waiting import wait_until
-from tests.support.workers import ROOT
+from tests.support.workers import WorkerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -25,26 +19,12 @@ pytestmark = pytest.mark.slow
 Query = Callable[..., list[dict]]
 
 
-@contextmanager
-def log_worker(dsn: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`pgtask worker` running tests/support/log_tasks.py, killed (-9) at the latest at exit."""
-    # the pgtask this test imported (a pristine checkout's, to show the test fails there)
-    src = Path(pgtask.__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pgtask", "worker", "--dsn", dsn,
-             "--handlers", "tests.support.log_tasks", "--poll-interval", "0.2s"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+def log_worker(spawn_on: Callable[..., WorkerProcess], dsn: str) -> WorkerProcess:
+    """`pgtask worker` also running tests/support/log_tasks.py (spawn_on stops it at the end)."""
+    return spawn_on(dsn, "--handlers", "tests.support.log_tasks", "--poll-interval", "0.2s")
 
 
-def assert_logs_stream_and_survive_kill_9(worker: subprocess.Popen[bytes], task_id: int,
+def assert_logs_stream_and_survive_kill_9(worker: WorkerProcess, task_id: int,
                                           query: Query) -> None:
     def ticks() -> list[str]:
         rows = query("select message from {task_logs} where task_id = %s order by at", task_id)
@@ -66,13 +46,12 @@ def assert_logs_stream_and_survive_kill_9(worker: subprocess.Popen[bytes], task_
 
     seen = ticks()
     worker.kill()  # SIGKILL: no final flush
-    worker.wait(10)
     after = ticks()
     assert after[:len(seen)] == seen  # everything stored before the kill is still there
     assert after == [f"tick {n}" for n in range(1, len(after) + 1)]  # in order, no gaps
 
 
-def test_log_lines_reach_the_database_while_the_task_runs_and_survive_kill_9(dsn):
+def test_log_lines_reach_the_database_while_the_task_runs_and_survive_kill_9(dsn, spawn_on):
     with psycopg.connect(dsn, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
         def query(text: str, *params: object) -> list[dict]:
             text = text.format(task_logs="pgtask.task_logs", all_tasks="pgtask.all_tasks")
@@ -81,5 +60,4 @@ def test_log_lines_reach_the_database_while_the_task_runs_and_survive_kill_9(dsn
                                 params).fetchall()
 
         task_id = pgtask.enqueue(conn, "logs.ticks", {})
-        with log_worker(dsn) as worker:
-            assert_logs_stream_and_survive_kill_9(worker, task_id, query)
+        assert_logs_stream_and_survive_kill_9(log_worker(spawn_on, dsn), task_id, query)

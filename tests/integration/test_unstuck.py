@@ -4,27 +4,21 @@ handler is cancelled and the attempt counts as failed, with an error that says w
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from tests.integration.test_queue_limits import queue_set
 from tests.support.waiting import wait_until
 from tests.support.workers import prepare_chaos
-
-PGTASK = Path(sys.executable).with_name("pgtask")
 
 
 @pytest.mark.slow
 def test_a_hung_handler_is_taken_away_after_the_queues_max_run_time(dsn, spawn_on):
     prepare_chaos(dsn)
-    done = subprocess.run([str(PGTASK), "queue", "set", "stuck", "--max-run-time", "2s",
-                           "--dsn", dsn], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    queue_set(dsn, "stuck", "--max-run-time", "2s")
     with psycopg.connect(dsn, autocommit=True) as conn:
         task_id = conn.execute(
             "select pgtask.enqueue_task('chaos.run', %s, 'stuck', max_attempts => 1)",

@@ -6,20 +6,16 @@ NOTIFY here). Measured from the database's own timestamps."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pymysql
 import pytest
 
 from pgtask.store.mysql.store import connect
+from tests.integration.test_queue_limits import queue_set
 from tests.mysql.chaos_mysql import SETUP
 from tests.support.waiting import wait_until
-from tests.support.workers import WorkerProcess
 
 pytestmark = [pytest.mark.mysql, pytest.mark.slow]
-PGTASK = Path(sys.executable).with_name("pgtask")
 
 
 @pytest.fixture
@@ -32,18 +28,10 @@ def conn(mysql_dsn):
 
 
 @pytest.fixture
-def spawn(mysql_dsn):
-    started: list[WorkerProcess] = []
-
-    def start(*args: str) -> WorkerProcess:
-        worker = WorkerProcess(mysql_dsn, "--handlers", "tests.mysql.chaos_mysql", *args,
-                               env={"MYSQL_CHAOS_DSN": mysql_dsn})
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+def spawn(mysql_dsn, spawn_on):
+    """Chaos workers recording in MySQL, at the default 1 s poll."""
+    return lambda *args: spawn_on(mysql_dsn, "--handlers", "tests.mysql.chaos_mysql", *args,
+                                  env={"MYSQL_CHAOS_DSN": mysql_dsn})
 
 
 def one(conn, sql: str, *params):
@@ -53,9 +41,7 @@ def one(conn, sql: str, *params):
 
 
 def setup_queue(mysql_dsn: str, conn, queue: str, count: int, payload: dict, *args: str):
-    done = subprocess.run([str(PGTASK), "queue", "set", queue, *args, "--dsn", mysql_dsn],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    queue_set(mysql_dsn, queue, *args)
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO pgtask_tasks (queue, task_type, payload, priority)"
                         " VALUES (%s, 'chaos.run', %s, 0)",

@@ -15,7 +15,7 @@ from tests.integration.test_streamed_logs import assert_logs_stream_and_survive_
 pytestmark = pytest.mark.slow
 
 
-def test_log_lines_reach_mysql_while_the_task_runs_and_survive_kill_9(mysql_dsn):
+def test_log_lines_reach_mysql_while_the_task_runs_and_survive_kill_9(mysql_dsn, spawn_on):
     conn = connect(mysql_dsn, autocommit=True, cursorclass=pymysql.cursors.DictCursor)
     try:
         def query(text: str, *params: object) -> list[dict]:
@@ -27,7 +27,6 @@ def test_log_lines_reach_mysql_while_the_task_runs_and_survive_kill_9(mysql_dsn)
                          for k, v in row.items()} for row in cur.fetchall()]
 
         task_id = pgtask.enqueue(conn, "logs.ticks", {})
-        with log_worker(mysql_dsn) as worker:
-            assert_logs_stream_and_survive_kill_9(worker, task_id, query)
+        assert_logs_stream_and_survive_kill_9(log_worker(spawn_on, mysql_dsn), task_id, query)
     finally:
         conn.close()

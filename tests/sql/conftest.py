@@ -42,3 +42,15 @@ def as_role(dsn, db):
     yield connect
     for conn in conns:
         conn.close()
+
+
+@pytest.fixture
+def listener(dsn) -> Iterator[psycopg.Connection]:
+    """LISTENs like a worker that serves every queue and is waiting for work (on pgtask and
+    pgtask_cancel). A module that needs a listener with no worker behind it defines its own."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("select pgtask.register_worker('listener', 'test', 1, null, null, 1)")
+        conn.execute("select pgtask.set_worker_waiting('listener', true)")
+        conn.execute("listen pgtask")
+        conn.execute("listen pgtask_cancel")
+        yield conn

@@ -23,17 +23,6 @@ BULK = 10_000
 
 
 @pytest.fixture
-def listener(dsn) -> Iterator[psycopg.Connection]:
-    """LISTENs like a worker that serves every queue and is waiting for work."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("select pgtask.register_worker('listener', 'test', 1, null, null, 1)")
-        conn.execute("select pgtask.set_worker_waiting('listener', true)")
-        conn.execute("listen pgtask")
-        conn.execute("listen pgtask_cancel")
-        yield conn
-
-
-@pytest.fixture
 def tx(dsn) -> Iterator[psycopg.Connection]:
     """A connection whose transactions the test commits or rolls back itself."""
     with psycopg.connect(dsn, row_factory=dict_row) as conn:

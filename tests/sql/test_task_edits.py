@@ -3,7 +3,6 @@ any other state is refused with a message that says what to do instead."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
@@ -114,16 +113,6 @@ def test_update_refuses_fewer_attempts_than_already_used(db):
     with pytest.raises(psycopg.errors.CheckViolation) as caught:
         update(db, task_id, max_attempts=1)
     assert "has used 2 attempts" in (caught.value.diag.message_primary or "")
-
-
-@pytest.fixture
-def listener(dsn) -> Iterator[psycopg.Connection]:
-    """A waiting worker that serves every queue."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("select pgtask.register_worker('listener', 'test', 1, null, null, 1)")
-        conn.execute("select pgtask.set_worker_waiting('listener', true)")
-        conn.execute("listen pgtask")
-        yield conn
 
 
 def test_update_that_makes_a_task_due_now_wakes_a_waiting_worker(listener, db):

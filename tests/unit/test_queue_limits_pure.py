@@ -56,8 +56,11 @@ def test_a_worker_without_limits_asks_again_only_after_the_recheck():
         wakeup = Wakeup(None, "w1", True, 1.0, limits=limits)  # type: ignore[arg-type]
         for _ in range(5):
             await wakeup._held_back()
-        return calls
+        within = calls
+        wakeup._unlimited_until -= LIMITS_RECHECK  # as if LIMITS_RECHECK had gone by
+        await wakeup._held_back()
+        return within, calls
 
-    assert asyncio.run(count_calls(ClaimWait(limited=False))) == 1
-    assert asyncio.run(count_calls(ClaimWait(next_token_in=0.1))) == 5
+    assert asyncio.run(count_calls(ClaimWait(limited=False))) == (1, 2)
+    assert asyncio.run(count_calls(ClaimWait(next_token_in=0.1))) == (5, 6)
     assert LIMITS_RECHECK >= 5  # long enough to matter, short enough for a limit set later
