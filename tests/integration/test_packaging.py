@@ -36,7 +36,10 @@ def test_wheel_contains_the_sql_and_the_migrations(wheel):
                    "pgtask/alembic/versions/0004_security.py",
                    "pgtask/sql/postgres/migrations/0005_features.sql",
                    "pgtask/sql/mysql/migrations/0005_features.sql",
-                   "pgtask/alembic/versions/0005_features.py"):
+                   "pgtask/alembic/versions/0005_features.py",
+                   "pgtask/sql/postgres/migrations/0006_integrations.sql",
+                   "pgtask/sql/mysql/migrations/0006_integrations.sql",
+                   "pgtask/alembic/versions/0006_integrations.py"):
         assert needed in names
 
 

@@ -153,6 +153,7 @@ def test_split_script_refuses_an_unterminated_statement():
 FROZEN = {
     "0001_initial.sql": "0a15dfb38419723214ddd1de0684f9b057092148e6b7cf0125d6475c1597261e",
     "0004_security.sql": "8c71ecaef8da97a767d704d1b9c4e56ce17035a70b20b0e82384cce6f00dfd8b",
+    "0005_features.sql": "6a7b75c1df2ca0d63407b49c793e1e9a718b89c7b181297584e48c13791175df",
 }
 
 

@@ -15,13 +15,14 @@ from pgtask.resources import read_sql
 from pgtask.store.migrate import current_revision, head_revision, migrate
 
 PGTASK = Path(sys.executable).with_name("pgtask")
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 # sha256 of each released migration file.
 FROZEN = {
     "0001_initial.sql": "df7b48c0c2c11a890eba9a2016219560c2bee6f351bcf41c83c9d986316be45d",
     "0002_hot_path.sql": "5e06097c660fb3981876f957e037acb465c11a50647d119ee8d99337d775176d",
     "0003_worker_faults.sql": "5411b942bbba345be813ed2dc30b588b21da32da3644e1680fdaffb2510bfe7e",
     "0004_security.sql": "f5804ae7179f1bc17c88164f85beac736fc6a7c62ea4daa3b7c261fa00a1e5a6",
+    "0005_features.sql": "a87946d97116bc2626b340cb9af0897a6be991a545d8743914c6b1f4f258159e",
 }
 
 # Everything that defines the schema, read from the catalog; alembic's table aside.
