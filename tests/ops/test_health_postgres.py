@@ -35,6 +35,17 @@ def test_xmin_holder_is_the_open_repeatable_read_transaction(seeded):
         assert holders[0].seconds >= 0
 
 
+def test_xmin_holder_includes_an_idle_writer_without_a_snapshot(seeded):
+    """A read-committed transaction that wrote and went idle keeps an xid but no snapshot:
+    vacuum still cannot pass it, so it is a holder."""
+    with psycopg.connect(seeded.dsn) as writer:
+        writer.execute("select pg_current_xact_id()")
+        holders = from_rows(seeded.operator.top_rows()).health.xmin_holders
+        assert [(h.kind, h.name) for h in holders] == [
+            ("transaction", str(writer.info.backend_pid))]
+        assert holders[0].xmin_age is not None and holders[0].xmin_age >= 0
+
+
 def test_top_warns_about_a_transaction_holding_the_xmin_horizon(run_cli, pg_ops):
     dsn = pg_ops.dsn
     pg_ops.enqueue()

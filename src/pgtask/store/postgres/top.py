@@ -154,13 +154,16 @@ select s.n_dead_tup, s.n_live_tup, s.last_autovacuum, s.last_vacuum,
          as notify_trigger,
        array(select row_to_json(x) from (
          (select 'transaction' as kind, a.pid::text as name,
-                 age(a.backend_xmin)::bigint as xmin_age,
+                 greatest(age(a.backend_xmin), age(a.backend_xid))::bigint as xmin_age,
                  extract(epoch from clock_timestamp() - a.xact_start)::float8 as seconds,
                  concat_ws(', ', nullif(a.state, ''), nullif(a.application_name, '')) as detail
             from pg_stat_activity a
-           where a.backend_xmin is not null and a.pid <> pg_backend_pid()
+           -- An idle writer holds an xid but no snapshot (backend_xmin null): it holds the
+           -- horizon back all the same.
+           where (a.backend_xmin is not null or a.backend_xid is not null)
+             and a.pid <> pg_backend_pid()
              and (a.datname = current_database() or a.backend_type = 'walsender')
-           order by age(a.backend_xmin) desc limit 1)
+           order by greatest(age(a.backend_xmin), age(a.backend_xid)) desc limit 1)
          union all
          (select 'slot', r.slot_name::text, age(r.xmin)::bigint, null,
                  concat_ws(', ', r.slot_type, case when r.active then 'active' else 'inactive' end)
