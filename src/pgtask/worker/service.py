@@ -42,6 +42,21 @@ async def wait_for_either(first: asyncio.Event, second: asyncio.Event) -> None:
             waiter.cancel()
 
 
+async def unless_stopped(stopping: asyncio.Event, work: Awaitable[T]) -> T | None:
+    """`work`'s result, or None if `stopping` is set first: `work` is then cancelled
+    (cancel_all: a driver stuck on a silent server does not hold the stop back)."""
+    task = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if task.done():
+        return task.result()
+    await cancel_all([task])
+    return None
+
+
 async def cancel_all(tasks: Sequence[asyncio.Future[Any]], grace: float = 1.0) -> None:
     """Cancel `tasks` and wait for them; cancel again those still running after `grace`
     seconds (a database driver that answers a cancel by waiting on a silent server gives up
@@ -94,7 +109,8 @@ class Background:
         if error is None:
             return
         log.error("worker service %s failed: %s: %s; stopping the worker", task.get_name(),
-                  type(error).__name__, error, exc_info=error)
+                  type(error).__name__, error, exc_info=error,
+                  extra={"event": "worker.service_failed"})
         self.broken = (task.get_name(), error)
         self._failed()
 

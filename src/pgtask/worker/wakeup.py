@@ -21,6 +21,7 @@ from pgtask.errors import DatabaseUnavailable
 from pgtask.models import ClaimWait
 from pgtask.store.base import Store
 from pgtask.worker.polling import AdaptivePolling
+from pgtask.worker.service import unless_stopped
 
 log = logging.getLogger("pgtask.worker")
 BUSY_AFTER = 1.0  # seconds of full claims before a worker tells the database it is busy
@@ -38,8 +39,12 @@ LIMITS_RECHECK = 10.0
 class Wakeup:
     def __init__(self, store: Store, worker_id: str, notify_on: bool,
                  poll_interval: float,
-                 limits: Callable[[], Awaitable[ClaimWait]] | None = None) -> None:
+                 limits: Callable[[], Awaitable[ClaimWait]] | None = None,
+                 stopping: asyncio.Event | None = None) -> None:
         self.event = asyncio.Event()
+        # Set by the worker's stop(): a database call here then gives up at once, so that a
+        # silent database does not hold the drain back (its clock is already running).
+        self._stopping = stopping or asyncio.Event()
         self._limits = limits  # after a short claim: did a queue's limit hold work back?
         self._store = store
         self._worker_id = worker_id
@@ -82,9 +87,11 @@ class Wakeup:
         if waiting == self._waiting or not self._notify_on:
             return False
         try:
-            await self._store.set_worker_waiting(self._worker_id, waiting)
+            await unless_stopped(self._stopping,
+                                 self._store.set_worker_waiting(self._worker_id, waiting))
         except DatabaseUnavailable as exc:
-            log.warning("could not mark worker %s: %s", "waiting" if waiting else "busy", exc)
+            log.warning("could not mark worker %s: %s", "waiting" if waiting else "busy", exc,
+                        extra={"event": "worker.mark_failed"})
             return False
         self._waiting = waiting
         return True
@@ -104,9 +111,10 @@ class Wakeup:
         if self._limits is None or now < self._unlimited_until:
             return ClaimWait()
         try:
-            wait = await self._limits()
+            wait = await unless_stopped(self._stopping, self._limits()) or ClaimWait()
         except DatabaseUnavailable as exc:  # the poll interval is the safety net
-            log.warning("could not ask the queues' limits: %s", exc)
+            log.warning("could not ask the queues' limits: %s", exc,
+                        extra={"event": "limits.failed"})
             return ClaimWait()
         if not wait.limited:
             self._unlimited_until = now + LIMITS_RECHECK
