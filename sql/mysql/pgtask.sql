@@ -83,6 +83,8 @@ CREATE TABLE IF NOT EXISTS pgtask_tasks (
   started_at       DATETIME(6) NULL,  -- first claim
   attempted_at     DATETIME(6) NULL,  -- latest claim
   errors           JSON NOT NULL DEFAULT (JSON_ARRAY()),
+  -- The enqueuing span's W3C trace context, continued by the worker's span (revision 0006).
+  trace_context    JSON NULL,
   CONSTRAINT tasks_queue_is_valid CHECK (queue REGEXP '^[a-z0-9][a-z0-9_.:-]{0,127}\\z'),
   CONSTRAINT tasks_task_type_is_valid CHECK (task_type REGEXP '^[a-z0-9][a-z0-9_.:-]{0,127}\\z'),
   CONSTRAINT tasks_payload_is_an_object CHECK (JSON_TYPE(payload) = 'OBJECT'),
@@ -102,6 +104,8 @@ CREATE TABLE IF NOT EXISTS pgtask_tasks (
               AND worker_id IS NOT NULL AND attempted_at IS NOT NULL
          ELSE lease_token IS NULL AND lease_expires_at IS NULL AND worker_id IS NULL END),
   CONSTRAINT tasks_attempts_within_max CHECK (max_attempts IS NULL OR attempt <= max_attempts),
+  CONSTRAINT tasks_trace_context_is_small_object CHECK (
+    JSON_TYPE(trace_context) = 'OBJECT' AND OCTET_LENGTH(trace_context) <= 4096),
   -- The claim walks this index in claim order and stops after "batch" rows; "state" first
   -- stands in for Postgres's partial index. (MariaDB before 10.8 ignores DESC and sorts.)
   INDEX tasks_claim_order (state, priority DESC, run_at, id),

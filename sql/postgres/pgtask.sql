@@ -114,6 +114,11 @@ create table pgtask.tasks (
   group_id         bigint,
   on_success       jsonb,
   on_failure       jsonb,
+  -- The enqueuing span's W3C trace context (traceparent, tracestate), continued by the
+  -- worker's span; untrusted input, capped. Not carried to task_history.
+  trace_context    jsonb
+                   constraint trace_context_is_small_object check (
+                     jsonb_typeof(trace_context) = 'object' and octet_length(trace_context::text) <= 4096),
   -- 1 MiB; an operator may replace this constraint to change the cap.
   constraint payload_size_cap check (octet_length(payload::text) <= 1048576),
   -- A running task holds a whole lease; a queued one holds no part of one.
@@ -460,7 +465,9 @@ $$;
 -- "on_success" and "on_failure" name follow-up tasks (see check_follow_ups), enqueued by
 -- the statement that finishes this one: after it succeeds (given its result), or when it
 -- ends dead (given its error). A null queue, priority or max_attempts takes the task
--- type's (pgtask.task_types), then 'default', 0 and the queue's.
+-- type's (pgtask.task_types), then 'default', 0 and the queue's. "trace_context" is the
+-- enqueuer's trace (W3C traceparent and tracestate, an object of strings), which the
+-- worker's span continues; the tasks table caps it (trace_context_is_small_object).
 create function pgtask.enqueue_task(
   task_type       text,
   payload         jsonb default '{}',
@@ -471,7 +478,8 @@ create function pgtask.enqueue_task(
   max_attempts    integer default null,
   target_url      text default null,
   on_success      jsonb default null,
-  on_failure      jsonb default null
+  on_failure      jsonb default null,
+  trace_context   jsonb default null
 ) returns bigint
 language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
@@ -523,9 +531,10 @@ begin
   end if;
 
   insert into pgtask.tasks (id, queue, task_type, payload, priority, run_at,
-                            idempotency_key, max_attempts, target_url, on_success, on_failure)
+                            idempotency_key, max_attempts, target_url, on_success, on_failure,
+                            trace_context)
   values (_id, queue, task_type, payload, priority, coalesce(run_at, now()),
-          idempotency_key, max_attempts, target_url, _on_success, _on_failure);
+          idempotency_key, max_attempts, target_url, _on_success, _on_failure, trace_context);
   return _id;
 end
 $$;
@@ -543,7 +552,8 @@ create function pgtask.enqueue_tasks(
   max_attempts     integer[] default null,
   target_urls      text[] default null,
   on_successes     jsonb[] default null,
-  on_failures      jsonb[] default null
+  on_failures      jsonb[] default null,
+  trace_contexts   jsonb[] default null
 ) returns setof bigint
 language plpgsql volatile security definer
 set search_path = pgtask, pg_catalog, pg_temp
@@ -564,7 +574,8 @@ begin
      or (max_attempts is not null and cardinality(max_attempts) <> _n)
      or (target_urls is not null and cardinality(target_urls) <> _n)
      or (on_successes is not null and cardinality(on_successes) <> _n)
-     or (on_failures is not null and cardinality(on_failures) <> _n) then
+     or (on_failures is not null and cardinality(on_failures) <> _n)
+     or (trace_contexts is not null and cardinality(trace_contexts) <> _n) then
     raise exception 'pgtask: enqueue_tasks arrays must all have % elements (one per task)', _n
       using errcode = 'invalid_parameter_value';
   end if;
@@ -611,16 +622,18 @@ begin
 
   -- Tasks without a key go in with one INSERT (and so one NOTIFY per queue).
   insert into pgtask.tasks (id, queue, task_type, payload, priority, run_at, max_attempts,
-                            target_url, on_success, on_failure)
+                            target_url, on_success, on_failure, trace_context)
   select i.id, coalesce(i.queue, t.queue, 'default'), i.task_type, coalesce(i.payload, '{}'),
          coalesce(i.priority, t.priority, 0), coalesce(i.run_at, now()),
          coalesce(i.max_attempts, t.max_attempts), i.target_url,
          case when i.on_success is not null then pgtask.check_follow_ups(i.on_success) end,
-         case when i.on_failure is not null then pgtask.check_follow_ups(i.on_failure) end
+         case when i.on_failure is not null then pgtask.check_follow_ups(i.on_failure) end,
+         i.trace_context
     from unnest(_ids, task_types, payloads, queues, run_ats, priorities, max_attempts,
-                target_urls, idempotency_keys, on_successes, on_failures)
+                target_urls, idempotency_keys, on_successes, on_failures, trace_contexts)
          with ordinality as i(id, task_type, payload, queue, run_at, priority, max_attempts,
-                              target_url, idempotency_key, on_success, on_failure, n)
+                              target_url, idempotency_key, on_success, on_failure,
+                              trace_context, n)
     left join pgtask.task_types t on t.name = i.task_type
    where i.idempotency_key is null
    order by i.n;
@@ -632,7 +645,7 @@ begin
       _ids[_i] := pgtask.enqueue_task(
         task_types[_i], coalesce(payloads[_i], '{}'), queues[_i],
         run_ats[_i], priorities[_i], idempotency_keys[_i], max_attempts[_i],
-        target_urls[_i], on_successes[_i], on_failures[_i]);
+        target_urls[_i], on_successes[_i], on_failures[_i], trace_contexts[_i]);
     end loop;
   end if;
 

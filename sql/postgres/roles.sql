@@ -33,9 +33,10 @@ $$;
 grant usage on schema pgtask to pgtask_app, pgtask_worker, pgtask_owner;
 
 grant execute on function
-  pgtask.enqueue_task(text, jsonb, text, timestamptz, integer, text, integer, text, jsonb, jsonb),
+  pgtask.enqueue_task(text, jsonb, text, timestamptz, integer, text, integer, text, jsonb, jsonb,
+                      jsonb),
   pgtask.enqueue_tasks(text[], jsonb[], text[], timestamptz[], integer[], text[], integer[], text[],
-                       jsonb[], jsonb[]),
+                       jsonb[], jsonb[], jsonb[]),
   pgtask.enqueue_group(jsonb, jsonb, timestamptz)
   to pgtask_app, pgtask_worker;
 

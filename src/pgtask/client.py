@@ -18,6 +18,7 @@ from typing import Any
 from pgtask.chains import follow_ups, group_members
 from pgtask.models import EnqueueRequest, validate_max_attempts, validate_name, validate_priority
 from pgtask.registry import TaskDef, default_registry
+from pgtask.telemetry import current_trace_context
 
 TaskRef = str | TaskDef
 
@@ -66,6 +67,8 @@ def make_request(task: TaskRef, payload: Mapping[str, Any] | None = None, *,
         delay=delay,
         on_success=follow_ups(then),
         on_failure=follow_ups(on_failure),
+        # The enqueuing span, for the worker's (None unless OpenTelemetry is in use).
+        trace_context=current_trace_context(),
     )
 
 

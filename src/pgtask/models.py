@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -124,6 +125,9 @@ class ClaimedTask:
     idempotency_key: str | None = None
     target_url: str | None = None
     lease: timedelta = timedelta(seconds=30)  # its queue's: the heartbeat renews within a third
+    # The enqueuer's W3C trace context, as stored: untrusted (any enqueuer writes the row),
+    # read only by pgtask.telemetry, which tolerates anything here.
+    trace_context: Any = None
 
 
 @dataclass(slots=True)
@@ -195,6 +199,9 @@ class EnqueueRequest:
     # succeeds (given its result), or when it ends dead.
     on_success: list[dict[str, Any]] | None = None
     on_failure: list[dict[str, Any]] | None = None
+    # The enqueuing span's W3C trace context (traceparent, tracestate); make_request fills
+    # it when OpenTelemetry is in use (pgtask.telemetry).
+    trace_context: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

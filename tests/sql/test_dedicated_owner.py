@@ -67,7 +67,7 @@ def test_a_non_superuser_owner_migrates_and_installs_the_roles(migrator, empty_d
         row = owner.execute(
             "select r.rolname, r.rolsuper from pg_proc p join pg_roles r on r.oid = p.proowner"
             " where p.oid = 'pgtask.enqueue_task(text, jsonb, text, timestamptz, integer, text,"
-            " integer, text, jsonb, jsonb)'::regprocedure").fetchone()
+            " integer, text, jsonb, jsonb, jsonb)'::regprocedure").fetchone()
         assert row["rolname"] == psycopg.conninfo.conninfo_to_dict(migrator)["user"]
         assert row["rolsuper"] is False
     with psycopg.connect(empty_dsn, autocommit=True) as app:

@@ -12,6 +12,7 @@ what, if anything, to record.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import traceback
@@ -19,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from pgtask.errors import Cancel, Permanent, Retry
+from pgtask.logs import task_context
 from pgtask.models import ClaimedTask, Outcome
 from pgtask.registry import Registry, TaskDef
+from pgtask.telemetry import NO_TRACING, AttemptSpan, Tracing
 from pgtask.worker.context import TaskContext
 
 log = logging.getLogger("pgtask.worker")
@@ -58,11 +61,21 @@ def _json_result(value: object) -> tuple[object, str | None]:
 class Executor:
     """Runs handlers from a registry; one per worker process."""
 
-    def __init__(self, registry: Registry, threads: int) -> None:
+    def __init__(self, registry: Registry, threads: int, tracing: Tracing = NO_TRACING) -> None:
         self.registry = registry
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pgtask-handler")
+        # A span per attempt, or the shared no-op: chosen once, at worker start (telemetry).
+        self.tracing = tracing
 
     async def run(self, claimed: ClaimedTask, ctx: TaskContext) -> Outcome:
+        # every line of this attempt names it (pgtask.logs); its span is current throughout
+        with task_context(claimed), self.tracing.attempt(claimed) as span:
+            outcome = await self._attempt(claimed, ctx, span)
+            span.ended(outcome)
+            return outcome
+
+    async def _attempt(self, claimed: ClaimedTask, ctx: TaskContext,
+                       span: AttemptSpan) -> Outcome:
         definition = self.registry.get(claimed.task_type)
         if definition is None:  # not claimable by design; refuse loudly rather than burn it
             return Outcome(claimed.id, claimed.lease_token, "snoozed",
@@ -73,17 +86,17 @@ class Executor:
         except TimedOut as timed_out:
             ctx.cancel()
             error = f"TimeoutError: task exceeded its timeout of {definition.timeout:g}s"
-            self._report(ctx, timed_out.error)
+            self._report(ctx, timed_out.error, span)
             return Outcome(claimed.id, claimed.lease_token, "failed", error=error)
         except Permanent as exc:
-            self._report(ctx, exc)
+            self._report(ctx, exc, span)
             return Outcome(claimed.id, claimed.lease_token, "dead", error=describe_error(exc))
         except Retry as exc:
             return Outcome(claimed.id, claimed.lease_token, "snoozed", delay=exc.after)
         except Cancel as exc:  # the handler's own decision: no failure, no error hook
             return Outcome(claimed.id, claimed.lease_token, "cancelled", error=exc.reason)
         except Exception as exc:
-            return self._failure(claimed, ctx, exc)
+            return self._failure(claimed, ctx, exc, span)
         value, problem = _json_result(result)
         if problem:
             return Outcome(claimed.id, claimed.lease_token, "dead", error=problem)
@@ -104,7 +117,10 @@ class Executor:
         if definition.is_async:
             return await definition.handler(ctx)
         loop = asyncio.get_running_loop()
-        running = loop.run_in_executor(self.threads, definition.handler, ctx)
+        # In this context's copy: what the attempt set (its task, for the handler's own
+        # log lines) is seen in the thread; run_in_executor alone would not carry it.
+        running = loop.run_in_executor(self.threads, contextvars.copy_context().run,
+                                       definition.handler, ctx)
         try:
             return await asyncio.shield(running)
         except asyncio.CancelledError:
@@ -115,18 +131,20 @@ class Executor:
             await asyncio.wait([running])
             raise
 
-    def _failure(self, claimed: ClaimedTask, ctx: TaskContext, exc: Exception) -> Outcome:
-        self._report(ctx, exc)
+    def _failure(self, claimed: ClaimedTask, ctx: TaskContext, exc: Exception,
+                 span: AttemptSpan) -> Outcome:
+        self._report(ctx, exc, span)
         return Outcome(claimed.id, claimed.lease_token, "failed", error=describe_error(exc))
 
-    def _report(self, ctx: TaskContext, exc: BaseException) -> None:
+    def _report(self, ctx: TaskContext, exc: BaseException, span: AttemptSpan) -> None:
+        span.failed(exc)
         log.warning("task %s (%s) attempt %s/%s failed: %s: %s", ctx.id, ctx.type, ctx.attempt,
-                    ctx.max_attempts, type(exc).__name__, exc)
+                    ctx.max_attempts, type(exc).__name__, exc, extra={"event": "task.failed"})
         for hook in self.registry.error_hooks:
             try:
                 hook(ctx, exc)
             except Exception:  # a broken hook must not break the worker
-                log.exception("on_error hook %r raised", hook)
+                log.exception("on_error hook %r raised", hook, extra={"event": "hook.failed"})
 
     def close(self) -> None:
         self.threads.shutdown(wait=False, cancel_futures=True)

@@ -20,12 +20,14 @@ import uuid
 from typing import TYPE_CHECKING
 
 from pgtask.errors import DatabaseUnavailable
+from pgtask.logs import set_worker, task_fields
 from pgtask.models import ClaimedTask, ClaimWait, Outcome, WorkerInfo
 from pgtask.registry import Registry
 from pgtask.retry import reconnect_delay
 from pgtask.store import make_store
 from pgtask.store.base import Capability, Store
 from pgtask.store.preflight import preflight
+from pgtask.telemetry import choose_tracing
 from pgtask.undecodable import undecodable
 from pgtask.worker.context import TaskContext
 from pgtask.worker.executor import Executor
@@ -71,15 +73,19 @@ class Worker:
         # claim, flush, heartbeat, maintenance and a vacuum may each hold one at once
         self.store: Store = make_store(dsn, max_size=5, deadline=self.config.db_timeout)
         self._notify = self.config.listen and Capability.NOTIFY in self.store.capabilities
-        self._executor = Executor(registry, threads=self.config.concurrency)
         self._runs = Runs()
         self._stopping = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._background = Background(failed=self.stop)
         self._wakeup = Wakeup(self.store, self.id, self._notify, self.config.poll_interval,
-                              limits=self._claim_wait)
+                              limits=self._claim_wait, stopping=self._stopping)
         self._scrub = worker_secrets(dsn, targets)
+        # A span per attempt when OpenTelemetry is configured, else a no-op (pgtask.telemetry).
+        tracing = choose_tracing(self.id, self._scrub)
+        self._executor = Executor(registry, threads=self.config.concurrency, tracing=tracing)
+        if targets is not None:
+            targets.use_tracing(tracing)
         self._log_filter = ScrubFilter(self._scrub)
         self._buffer = OutcomeBuffer(self.store, self._wakeup.set, self.config.poll_interval,
                                      self.config.flush_delay,
@@ -96,9 +102,11 @@ class Worker:
             raise ValueError("this worker has no task handlers: pass --handlers MODULE "
                              "(or serve HTTP targets)")
         self._log_filter.install()  # before anything logs: a driver error may quote the DSN
+        set_worker(self.id)  # every record from now on names this worker (pgtask.logs)
         try:
             await self._run()
         finally:
+            set_worker(None)
             self._log_filter.remove()
 
     async def _run(self) -> None:
@@ -112,7 +120,7 @@ class Worker:
             await self._register()
             log.info("worker %s started: %d slots, queues %s, task types %s", self.id,
                      self.config.concurrency, self.config.queues or "all",
-                     ", ".join(self.registry.names()))
+                     ", ".join(self.registry.names()), extra={"event": "worker.started"})
             self._background.start(self._services(), self._stopping)
             await self._claim_loop()
             await self._drain()
@@ -142,16 +150,17 @@ class Worker:
             await within(left, self.store.deregister_worker(self.id))
         except (DatabaseUnavailable, TimeoutError) as exc:
             log.warning("could not deregister worker %s (%s): its row is pruned as stale",
-                        self.id, exc)
+                        self.id, exc, extra={"event": "worker.deregister_failed"})
         await self.store.close()
         self._executor.close()
-        log.info("worker %s stopped", self.id)
+        log.info("worker %s stopped", self.id, extra={"event": "worker.stopped"})
 
     def stop(self) -> None:
         """Stop claiming, finish or release what runs, then return from run()."""
         if not self._stopping.is_set():
             log.info("worker %s stopping: waiting up to %gs for %d task(s)", self.id,
-                     self.config.shutdown_timeout, len(self._runs))
+                     self.config.shutdown_timeout, len(self._runs),
+                     extra={"event": "worker.stopping"})
             self._stop_at = time.monotonic()
         self._stopping.set()
         self._wakeup.set()
@@ -202,7 +211,8 @@ class Worker:
                 self._heartbeat.suspect()
                 delay = reconnect_delay(failures, cap=5.0)
                 failures += 1
-                log.warning("claim failed (%s); retrying in %.2fs", exc, delay)
+                log.warning("claim failed (%s); retrying in %.2fs", exc, delay,
+                            extra={"event": "claim.failed"})
                 await wait_or_stop(self._stopping, delay)
                 continue
             for task in claimed:
@@ -251,7 +261,8 @@ class Worker:
                 # Loaded as RawJson (store/postgres/decode.py): no handler or target can
                 # be given it, and every retry would find the same text. Dead at once.
                 log.warning("task %s (%s): %s; failed for good", claimed.id,
-                            claimed.task_type, problem)
+                            claimed.task_type, problem,
+                            extra={"event": "task.undecodable", **task_fields(claimed)})
                 outcome = Outcome(claimed.id, claimed.lease_token, "dead", error=problem)
             elif self.targets is not None and self.targets.serves(claimed):
                 outcome = await self.targets.run(claimed)
@@ -281,7 +292,8 @@ class Worker:
         if run.stop(reason) and reason != "shutdown":
             log.warning("task %s (%s): %s; stopping its handler", run.claimed.id,
                         run.claimed.task_type, "cancelled" if reason == "cancelled"
-                        else "lease lost, result will be discarded")
+                        else "lease lost, result will be discarded",
+                        extra={"event": "task.stopped", **task_fields(run.claimed)})
 
     # -- shutdown ----------------------------------------------------------------------
 
@@ -294,7 +306,8 @@ class Worker:
             await asyncio.wait(jobs, timeout=max(0.0, left))
         leftover = list(self._runs)
         if leftover:
-            log.warning("releasing %d unfinished task(s) back to their queues", len(leftover))
+            log.warning("releasing %d unfinished task(s) back to their queues", len(leftover),
+                        extra={"event": "worker.released"})
         for run in leftover:
             self._take_away(run, "shutdown")
         remaining = [r.job for r in self._runs if r.job is not None]

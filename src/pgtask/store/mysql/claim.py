@@ -150,12 +150,23 @@ def _pick(cur: Cursor, names: list[str], type_filter: TypeFilter | None, now: da
     return list(cur.fetchall())
 
 
+def _trace_context(raw: str | None) -> object:
+    """The stored trace context, or None when it cannot be read: it is only a hint for
+    tracing, which must never stop a task from running (pgtask.telemetry checks the rest)."""
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _take_leases(cur: Cursor, picked: list[Row], policies: Policies, worker_id: str,
                  now: datetime) -> list[ClaimedTask]:
     claimed: list[ClaimedTask] = []
     leases: list[dict[str, str]] = []
     for (task_id, queue, task_type, payload, attempt, max_attempts, run_at, created_at,
-         idempotency_key, target_url) in picked:
+         idempotency_key, target_url, trace_context) in picked:
         token = uuid.uuid4()
         _, _, lease, queue_max_attempts, _ = policies[queue]
         leases.append({"id": task_id, "token": str(token),
@@ -165,6 +176,6 @@ def _take_leases(cur: Cursor, picked: list[Row], policies: Policies, worker_id: 
             attempt=attempt + 1, max_attempts=max_attempts or queue_max_attempts,
             lease_token=token, run_at=utc(run_at), created_at=utc(created_at),
             attempted_at=utc(now), idempotency_key=idempotency_key, target_url=target_url,
-            lease=timedelta(seconds=lease)))
+            lease=timedelta(seconds=lease), trace_context=_trace_context(trace_context)))
     cur.execute(q.TAKE_LEASES, (json.dumps(leases), worker_id, now, now))
     return claimed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -24,12 +25,12 @@ ADD_QUEUE = "INSERT IGNORE INTO pgtask_queues (name) VALUES (%s)"
 
 INSERT_TASKS = """
 INSERT INTO pgtask_tasks (queue, task_type, payload, priority, run_at, idempotency_key,
-                          max_attempts, target_url)
+                          max_attempts, target_url, trace_context)
 VALUES {rows}
 """
 # run_at: the given moment, else the database's now plus the delay (microseconds, or 0).
 TASK_ROW = """(%s, %s, %s, %s,
-  COALESCE(%s, UTC_TIMESTAMP(6) + INTERVAL COALESCE(%s, 0) MICROSECOND), %s, %s, %s)"""
+  COALESCE(%s, UTC_TIMESTAMP(6) + INTERVAL COALESCE(%s, 0) MICROSECOND), %s, %s, %s, %s)"""
 
 # The key's primary key settles races: a concurrent caller waits on the winner's row, and
 # once the winner commits its INSERT IGNORE does nothing; the locking read then sees the
@@ -131,7 +132,8 @@ def _insert_tasks(cur: Cursor, rows: list[tuple[EnqueueRequest, str]]) -> list[i
         args += [r.queue, r.task_type, payload, r.priority,
                  None if r.run_at is None else sql_time(r.run_at),
                  None if r.delay is None else r.delay // timedelta(microseconds=1),
-                 r.idempotency_key, r.max_attempts, r.target_url]
+                 r.idempotency_key, r.max_attempts, r.target_url,
+                 None if r.trace_context is None else json.dumps(dict(r.trace_context))]
     cur.execute(INSERT_TASKS.format(rows=", ".join([TASK_ROW] * len(rows))), args)
     first = cur.lastrowid
     step = 1

@@ -113,7 +113,7 @@ UPDATE pgtask_queues SET rate_tokens = %s, rate_updated_at = GREATEST(rate_updat
 # HTTP-target task (its own URL, or its queue's).
 PICK = """
 SELECT id, queue, task_type, payload, attempt, max_attempts, run_at, created_at,
-       idempotency_key, target_url
+       idempotency_key, target_url, trace_context
   FROM pgtask_tasks
  WHERE state = 'queued' AND run_at <= %s AND queue IN ({names}){types}
  ORDER BY priority DESC, run_at, id

@@ -24,23 +24,25 @@ select pgtask.enqueue_tasks(
   array_agg(r.task_type), array_agg(coalesce(r.payload, '{}')), array_agg(r.queue),
   array_agg(coalesce(r.run_at, now() + r.delay)), array_agg(r.priority),
   array_agg(r.idempotency_key), array_agg(r.max_attempts), array_agg(r.target_url),
-  array_agg(r.on_success), array_agg(r.on_failure))
+  array_agg(r.on_success), array_agg(r.on_failure), array_agg(r.trace_context))
   from (select * from rows from (jsonb_to_recordset(%s::text::jsonb) as (
           task_type text, payload jsonb, queue text, run_at timestamptz, delay interval,
           priority integer, idempotency_key text, max_attempts integer, target_url text,
-          on_success jsonb, on_failure jsonb))
+          on_success jsonb, on_failure jsonb, trace_context jsonb))
         with ordinality as r(task_type, payload, queue, run_at, delay, priority,
                              idempotency_key, max_attempts, target_url, on_success,
-                             on_failure, n)
+                             on_failure, trace_context, n)
         order by r.n) r
 """
 # One task: a plain call, no arrays to build and unnest (the common case of enqueue()).
 ENQUEUE_ONE = """
 select pgtask.enqueue_task(%s, %s::text::jsonb, %s,
                            coalesce(%s::timestamptz, now() + %s::interval),
-                           %s, %s, %s, %s, %s::text::jsonb, %s::text::jsonb)
+                           %s, %s, %s, %s, %s::text::jsonb, %s::text::jsonb,
+                           %s::text::jsonb)
 """
-OPTIONAL_FIELDS = ("idempotency_key", "max_attempts", "target_url", "on_success", "on_failure")
+OPTIONAL_FIELDS = ("idempotency_key", "max_attempts", "target_url", "on_success", "on_failure",
+                   "trace_context")
 
 
 def _compact(value: object) -> str:
@@ -64,7 +66,7 @@ def _document(requests: Sequence[EnqueueRequest]) -> str:
         for name in OPTIONAL_FIELDS:
             value = getattr(r, name)
             if value is not None:
-                row[name] = value
+                row[name] = dict(value) if name == "trace_context" else value
         rows.append(row)
     return _compact(rows)
 
@@ -78,7 +80,8 @@ def _statement(requests: Sequence[EnqueueRequest]) -> tuple[str, tuple[Any, ...]
         r.task_type, _compact(r.payload), r.queue, r.run_at, r.delay,
         r.priority, r.idempotency_key, r.max_attempts, r.target_url,
         None if r.on_success is None else _compact(r.on_success),
-        None if r.on_failure is None else _compact(r.on_failure))
+        None if r.on_failure is None else _compact(r.on_failure),
+        None if r.trace_context is None else _compact(dict(r.trace_context)))
 
 
 def _first_column(rows: Sequence[Any]) -> list[int]:

@@ -8,7 +8,7 @@ CLAIM = """
 select c.id, c.queue, c.task_type, c.payload, c.attempt,
        coalesce(c.max_attempts, q.max_attempts) as max_attempts,
        c.lease_token, c.run_at, c.created_at, c.attempted_at, c.idempotency_key, c.target_url,
-       q.lease
+       q.lease, c.trace_context
   from pgtask.claim_task(%s::text[], %s, %s, %s::text[], null, %s) c
   join pgtask.queues q on q.name = c.queue
 """

@@ -18,8 +18,10 @@ import httpcore
 import httpx
 
 from pgtask.errors import ConfigError
+from pgtask.logs import task_fields
 from pgtask.models import ClaimedTask, HttpAttempt, QueuePolicy
 from pgtask.store.base import Store
+from pgtask.telemetry import NO_TRACING, Tracing
 from pgtask.worker.http.config import HttpConfig
 from pgtask.worker.http.journal import Journal
 from pgtask.worker.http.model import Dispatch
@@ -58,6 +60,9 @@ class HttpDispatcher:
         self._pacing = Pacing(config.max_pace_wait)
         self._published: dict[str, tuple[float, float | None]] = {}
         self._shared_seen: dict[str, datetime] = {}
+        # Adds the attempt's span as traceparent; the signature covers the webhook-id, the
+        # timestamp and the body only, so these headers never disturb it.
+        self.tracing: Tracing = NO_TRACING
 
     def use_database_id(self, database_id: str) -> None:
         """The id of the database whose tasks this dispatcher delivers: it scopes every
@@ -81,7 +86,7 @@ class HttpDispatcher:
                                    resolver=self._resolver, network=self._network)
         if not self.config.secrets:
             log.warning("no webhook secret (set PGTASK_HTTP_SECRETS): "
-                        "HTTP tasks go out unsigned")
+                        "HTTP tasks go out unsigned", extra={"event": "http.unsigned"})
 
     async def close(self) -> None:
         if self._clients is not None:
@@ -109,7 +114,8 @@ class HttpDispatcher:
         return await self._deliver(task, policy, url, throttle)
 
     def _refused(self, task: ClaimedTask, reason: str) -> Dispatch:
-        log.warning("task %s refused: %s", task.id, reason)
+        log.warning("task %s refused: %s", task.id, reason,
+                    extra={"event": "http.refused", **task_fields(task)})
         entry = HttpAttempt(task.id, task.attempt, time.monotonic(), None, 0.0,
                             "refused by target policy", None)
         self._journal.add(entry)
@@ -125,6 +131,7 @@ class HttpDispatcher:
                                 msg_id=webhook_id(self._database_id, task.id),
                                 timestamp=int(time.time()), executions=executions,
                                 previous_status=previous)
+        self.tracing.inject(headers)
         started = time.monotonic()
         try:
             async with asyncio.timeout(policy.dispatch_deadline):
@@ -223,10 +230,11 @@ class HttpDispatcher:
         if decreased:
             log.info("queue %s: target pushed back (%s, %.0f ms); dispatch rate "
                      "%s -> %.2f/s", policy.name, verdict.reason, latency * 1000,
-                     "unthrottled" if before is None else f"{before:.2f}/s", rate)
+                     "unthrottled" if before is None else f"{before:.2f}/s", rate,
+                     extra={"event": "http.throttled", "queue": policy.name})
         elif rate is None and last_rate is not None:
             log.info("queue %s: target recovered; dispatch rate unthrottled",
-                     policy.name)
+                     policy.name, extra={"event": "http.unthrottled", "queue": policy.name})
         if rate != last_rate and (decreased or rate is None or now - last_at >= PUBLISH_INTERVAL):
             self._published[policy.name] = (now, rate)
             self._journal.publish(policy.name, rate)

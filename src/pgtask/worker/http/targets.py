@@ -24,6 +24,7 @@ import time
 
 from pgtask.models import ClaimedTask, Outcome, QueuePolicy
 from pgtask.store.base import Store
+from pgtask.telemetry import NO_TRACING, Tracing
 from pgtask.worker.http.config import HttpConfig
 from pgtask.worker.http.dispatch import HttpDispatcher
 from pgtask.worker.service import wait_or_stop
@@ -40,6 +41,11 @@ class HttpTargets:
         self._store: Store | None = None  # None: not opened yet, no queue policies to read
         self._refreshed_at = float("-inf")
         self._opened = asyncio.Event()
+        self.tracing: Tracing = NO_TRACING
+
+    def use_tracing(self, tracing: Tracing) -> None:
+        """The worker's Tracing (pgtask.telemetry): a span per delivery, sent as traceparent."""
+        self.tracing = self.dispatcher.tracing = tracing
 
     def use_database_id(self, database_id: str) -> None:
         """The id of the worker's database (Store.database_id()): it scopes every webhook-id.
@@ -82,8 +88,11 @@ class HttpTargets:
         if policy is None and time.monotonic() - self._refreshed_at > 1.0:
             await self.refresh()  # a queue created since the last refresh
             policy = self.policies.get(claimed.queue)
-        dispatch = await self.dispatcher.dispatch(claimed, policy or QueuePolicy(claimed.queue))
-        return dispatch.outcome(claimed)
+        with self.tracing.attempt(claimed) as span:  # current while the request is built
+            dispatch = await self.dispatcher.dispatch(claimed, policy or QueuePolicy(claimed.queue))
+            outcome = dispatch.outcome(claimed)
+            span.ended(outcome)
+            return outcome
 
 
 class PolicyRefresh:
@@ -99,4 +108,4 @@ class PolicyRefresh:
                 await self._targets.refresh()
             except Exception as exc:  # the database may be away; keep the last policies
                 log.warning("refreshing queue dispatch policies failed (%s)",
-                            type(exc).__name__)
+                            type(exc).__name__, extra={"event": "http.policies_failed"})
