@@ -14,7 +14,6 @@ them are gone.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -93,6 +92,8 @@ async def follow(dsn: str, after: str | None = None, *, batch: int = 100,
                         delay = NOTIFIED_RETRY
         except DatabaseUnavailable as exc:
             log.warning("done-stream follower lost its connection (%s); resuming at %s",
-                        exc, cursor)
+                        exc, cursor, extra={"event": "follow.lost"})
+            import asyncio  # here, not at the top: `import pgtask` stays free of it
+
             await asyncio.sleep(reconnect_delay(failures))
             failures += 1

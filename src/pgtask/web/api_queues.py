@@ -94,7 +94,8 @@ async def healthz(request: Request) -> Json:
     try:
         found = await state_of(request).db.run_within(3.0, lambda b: b.schema_revision())
     except (DatabaseUnavailable, Refused) as exc:
-        log.warning("health check: database unreachable (%s)", type(exc.__cause__ or exc).__name__)
+        log.warning("health check: database unreachable (%s)", type(exc.__cause__ or exc).__name__,
+                    extra={"event": "web.health_failed"})
         return Json({"status": "unavailable", "database": "unreachable"}, status_code=503)
     head, known = _revisions()
     status = schema_status(found, head, set(known))

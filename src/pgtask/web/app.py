@@ -80,7 +80,7 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     # Only the cause's class name (PoolTimeout, OperationalError): a driver's message can
     # carry connection details.
     log.warning("%s %s: database unavailable (%s)", request.method, request.url.path,
-                type(exc.__cause__ or exc).__name__)
+                type(exc.__cause__ or exc).__name__, extra={"event": "web.db_unavailable"})
     return error_response(ApiError(503, "database_unavailable",
                                    "the database is unreachable; try again shortly"),
                           {"Retry-After": "5"})
@@ -112,7 +112,7 @@ def _allow_without_auth(insecure: bool, bound: str | None) -> None:
             "authentication (only behind your own authentication, or on loopback)")
     if bound is None or not is_loopback(bound):
         log.warning("the pgtask web app has no authentication (insecure=True): anyone who "
-                    "can reach it can read and change every task")
+                    "can reach it can read and change every task", extra={"event": "web.insecure"})
 
 
 def create_app(dsn: str | None = None, *, auth: AuthConfig | None = None, pool_size: int = 8,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from pgtask.logs import task_fields
 from pgtask.models import ClaimedTask, LogLine
 
 _log = logging.getLogger("pgtask.task")
@@ -30,7 +31,8 @@ class TaskLogger:
 
     def _add(self, level: int, msg: str, args: tuple[Any, ...]) -> None:
         text = (msg % args) if args else str(msg)
-        _log.log(level, "task %s (%s): %s", self._task.id, self._task.task_type, text)
+        _log.log(level, "task %s (%s): %s", self._task.id, self._task.task_type, text,
+                 extra={"event": "task.log", **task_fields(self._task)})
         if self._stored >= MAX_LOG_LINES:
             return
         self._stored += 1

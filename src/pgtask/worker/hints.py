@@ -37,7 +37,7 @@ class Hints:
         task_id = int(payload) if payload.isascii() and payload.isdigit() else None
         if task_id is None:
             log.warning("ignored a %s notification whose payload is not a task id: %.80r",
-                        CANCEL_CHANNEL, payload)
+                        CANCEL_CHANNEL, payload, extra={"event": "notify.ignored"})
             return
         runs = self._runs.of_task(task_id)
         for run in runs:

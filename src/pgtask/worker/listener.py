@@ -48,7 +48,8 @@ class Listener:
                 await asyncio.wait_for(session.connect(self._ping_timeout),
                                        self._ping_timeout + 1)
                 if failures:
-                    log.info("LISTEN connection restored after %d failed attempt(s)", failures)
+                    log.info("LISTEN connection restored after %d failed attempt(s)", failures,
+                             extra={"event": "listen.restored"})
                 failures = 0
                 self.connected.set()
                 self._on_connect()
@@ -58,13 +59,15 @@ class Listener:
                 delay = reconnect_delay(failures)
                 failures += 1
                 log.warning("LISTEN connection lost (%s); reconnecting in %.2fs",
-                            type(exc.__cause__ or exc).__name__, delay)
+                            type(exc.__cause__ or exc).__name__, delay,
+                            extra={"event": "listen.lost"})
                 await wait_or_stop(stopping, delay)
             except Exception:  # anything else: a new session, never a dead listener
                 self.connected.clear()
                 delay = reconnect_delay(failures)
                 failures += 1
-                log.exception("LISTEN session failed; starting a new one in %.2fs", delay)
+                log.exception("LISTEN session failed; starting a new one in %.2fs", delay,
+                              extra={"event": "listen.failed"})
                 await wait_or_stop(stopping, delay)
             finally:
                 self.connected.clear()
@@ -84,4 +87,5 @@ class Listener:
         try:
             self._on_notify(channel, payload)
         except Exception:  # a bug in a handler of hints must not stop the wake-ups
-            log.exception("a %s notification could not be handled; listening on", channel)
+            log.exception("a %s notification could not be handled; listening on", channel,
+                          extra={"event": "notify.failed"})

@@ -95,7 +95,8 @@ class OutcomeBuffer:
             except DatabaseUnavailable as exc:
                 delay = reconnect_delay(failures, cap=5.0)
                 failures += 1
-                log.warning("recording outcomes failed (%s); retrying in %.2fs", exc, delay)
+                log.warning("recording outcomes failed (%s); retrying in %.2fs", exc, delay,
+                            extra={"event": "outcomes.failed"})
                 await asyncio.sleep(delay)
                 self._wanted.set()
 
@@ -118,7 +119,8 @@ class OutcomeBuffer:
             raise
         if self._dropped_logs:
             log.warning("%d task log line(s) were dropped: more than %d were waiting for the "
-                        "database", self._dropped_logs, MAX_PENDING_LOG_LINES)
+                        "database", self._dropped_logs, MAX_PENDING_LOG_LINES,
+                        extra={"event": "task.logs_dropped"})
             self._dropped_logs = 0
         due = finished.next_due_in
         if due is not None and due < self._poll_interval:
@@ -129,10 +131,12 @@ class OutcomeBuffer:
             elif outcome.id in self._unsure:
                 log.info("task %s: its %s outcome was sent again after an unanswered try, "
                          "and the database no longer takes it: either that try recorded "
-                         "it, or the lease was lost meanwhile", outcome.id, outcome.kind)
+                         "it, or the lease was lost meanwhile", outcome.id, outcome.kind,
+                         extra={"event": "outcome.unconfirmed", "task_id": outcome.id})
             else:
                 log.warning("task %s: lease was lost before its %s outcome was recorded; "
-                            "the late result is discarded", outcome.id, outcome.kind)
+                            "the late result is discarded", outcome.id, outcome.kind,
+                            extra={"event": "outcome.discarded", "task_id": outcome.id})
             self._unsure.discard(outcome.id)
 
     def _take_streamed(self) -> None:
@@ -152,7 +156,8 @@ class OutcomeBuffer:
                 await within(until - loop.time(), self.flush())
                 return
             except (DatabaseUnavailable, TimeoutError) as exc:
-                log.warning("final flush failed (%s)", exc)
+                log.warning("final flush failed (%s)", exc,
+                            extra={"event": "outcomes.final_flush_failed"})
             delay = reconnect_delay(attempt, cap=2.0)
             attempt += 1
             if loop.time() + delay >= until:
@@ -160,4 +165,4 @@ class OutcomeBuffer:
             await asyncio.sleep(delay)
         if self._outcomes:
             log.error("%d outcome(s) could not be recorded; their leases will expire and the "
-                      "tasks will run again", len(self._outcomes))
+                      "tasks will run again", len(self._outcomes), extra={"event": "outcomes.lost"})

@@ -57,7 +57,8 @@ async def run_scheduler(dsn: str, stop_event: asyncio.Event, tick: float = 1.0, 
                     declared = True
                 await _serve(session, stop_event, tick)
         except DatabaseUnavailable as exc:
-            log.warning("scheduler lost its database connection (%s); reconnecting", exc)
+            log.warning("scheduler lost its database connection (%s); reconnecting", exc,
+                        extra={"event": "schedule.lost"})
             await _wait(stop_event, reconnect_delay(failures))
             failures += 1
 
@@ -67,7 +68,8 @@ async def _declare(session: Schedules, schedules: Sequence[ScheduleDef]) -> None
         try:
             await session.add(definition)
         except Refused as exc:  # e.g. a time zone Postgres lacks: the other schedules run
-            log.error("schedule %s was not declared: %s", definition.name, exc)
+            log.error("schedule %s was not declared: %s", definition.name, exc,
+                      extra={"event": "schedule.invalid"})
 
 
 async def _serve(session: Schedules, stop_event: asyncio.Event, tick: float) -> None:
@@ -75,7 +77,7 @@ async def _serve(session: Schedules, stop_event: asyncio.Event, tick: float) -> 
     while not stop_event.is_set():
         if not leading and await session.try_lead():
             leading = True
-            log.info("this worker now runs the schedules")
+            log.info("this worker now runs the schedules", extra={"event": "schedule.leading"})
         if leading:
             await tick_once(session)
         await _wait(stop_event, tick)
@@ -96,11 +98,13 @@ async def tick_once(session: Schedules,
             step = plan(timing, next_fire_at=row.next_fire_at, since=row.updated_at,
                         now=row.now, catch_up=row.catch_up, grace=row.grace)
         except CronError as exc:
-            log.error("schedule %s cannot run: %s", row.name, exc)
+            log.error("schedule %s cannot run: %s", row.name, exc,
+                      extra={"event": "schedule.broken"})
             continue
         if step.skipped:
             log.warning("schedule %s missed fire times while no scheduler ran; enqueueing "
-                        "only the latest %d of them (its catch_up)", row.name, row.catch_up)
+                        "only the latest %d of them (its catch_up)", row.name, row.catch_up,
+                        extra={"event": "schedule.missed"})
         if step.fire_times or step.next_fire_at != row.next_fire_at:
             done = await session.fire(row.name, step.fire_times, step.next_fire_at,
                                       row.updated_at)

@@ -91,6 +91,7 @@ class ScrubFilter(logging.Filter):
     def __init__(self, scrubber: Scrub) -> None:
         super().__init__()
         self._scrub = scrubber
+        self._handlers: list[logging.Handler] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -106,7 +107,14 @@ class ScrubFilter(logging.Filter):
     def install(self) -> None:
         for name in LOGGERS:
             logging.getLogger(name).addFilter(self)
+        # And on the root's handlers (at install time), which see every propagated record:
+        # a handler's own logger, or a library's, may quote the DSN too.
+        self._handlers = list(logging.getLogger().handlers)
+        for handler in self._handlers:
+            handler.addFilter(self)
 
     def remove(self) -> None:
         for name in LOGGERS:
             logging.getLogger(name).removeFilter(self)
+        for handler in self._handlers:
+            handler.removeFilter(self)

@@ -95,7 +95,8 @@ class Supervisor:
         env = {**os.environ, "PGTASK_WORKER_INDEX": str(slot)}  # e.g. metrics port + slot
         self.children[slot] = subprocess.Popen(self.command, preexec_fn=_die_with_parent, env=env)
         self.started[slot] = time.monotonic()
-        log.info("started worker process %d (pid %d)", slot, self.children[slot].pid)
+        log.info("started worker process %d (pid %d)", slot, self.children[slot].pid,
+                 extra={"event": "process.started"})
 
     def _forward(self, signum: int, _frame: FrameType | None = None) -> None:
         self.signals += 1
@@ -111,7 +112,8 @@ class Supervisor:
                               self.healthy_after)
         if decision.stop:
             log.error("worker process %d refused to start (exit code %d, its reason is "
-                      "above): stopping the other worker processes", slot, code)
+                      "above): stopping the other worker processes", slot, code,
+                      extra={"event": "process.refused"})
             self.refused = True
             self._forward(signal.SIGTERM)
             return
@@ -119,7 +121,7 @@ class Supervisor:
         self.restart_at[slot] = time.monotonic() + decision.delay
         log.warning("worker process %d exited with code %s after %.1fs; restarting in %.2fs "
                     "(crash %d in a row)", slot, code, ran_for, decision.delay,
-                    decision.crashes)
+                    decision.crashes, extra={"event": "process.exited"})
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -89,10 +89,12 @@ class Heartbeat:
             except DatabaseUnavailable as exc:
                 failures += 1
                 self.healthy.clear()
-                log.warning("heartbeat failed (%s); handlers keep running, retrying", exc)
+                log.warning("heartbeat failed (%s); handlers keep running, retrying", exc,
+                            extra={"event": "heartbeat.failed"})
                 continue
             if failures:
-                log.info("heartbeat restored after %d failed attempt(s)", failures)
+                log.info("heartbeat restored after %d failed attempt(s)", failures,
+                         extra={"event": "heartbeat.restored"})
             failures = 0
             for task_id in lost:
                 self._lost(task_id)
@@ -119,7 +121,7 @@ class Maintenance:
                 await self._store.maintain(self._retention)
                 await self._check_clock()
             except DatabaseUnavailable as exc:
-                log.warning("maintenance failed (%s)", exc)
+                log.warning("maintenance failed (%s)", exc, extra={"event": "maintenance.failed"})
             await asyncio.sleep(self._interval)
 
     async def _check_clock(self) -> None:
@@ -131,7 +133,8 @@ class Maintenance:
             log.warning("this machine's clock is %.0fs %s the database's: leases, schedules "
                         "and retries follow the database's; fix the clock (NTP) to keep logs "
                         "and metrics comparable", abs(offset),
-                        "behind" if offset > 0 else "ahead of")
+                        "behind" if offset > 0 else "ahead of", extra={"event": "clock.skewed"})
         elif self._clock_off and not off:
-            log.info("this machine's clock agrees with the database's again")
+            log.info("this machine's clock agrees with the database's again",
+                     extra={"event": "clock.restored"})
         self._clock_off = off

@@ -57,7 +57,8 @@ class HotTableVacuum:
         try:
             await self._store.vacuum_hot_table(truncate)
         except DatabaseUnavailable as exc:
-            log.warning("vacuum of the hot table failed (%s)", exc)
+            log.warning("vacuum of the hot table failed (%s)", exc,
+                        extra={"event": "vacuum.failed"})
 
     async def close(self) -> None:
         if self._running is not None:

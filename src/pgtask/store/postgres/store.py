@@ -95,7 +95,8 @@ class PostgresStore:
         """Replace a pool whose path went silent (once, however many calls noticed)."""
         if pool is not self._pool:
             return
-        log.warning("the database stopped answering; opening new connections")
+        log.warning("the database stopped answering; opening new connections",
+                    extra={"event": "db.stalled"})
         fresh = make_pool(self.dsn, self._max_size)
         await fresh.open(wait=False)  # connects in the background
         self._pool = fresh
@@ -226,7 +227,8 @@ class PostgresStore:
             if self._may_vacuum is None:
                 self._may_vacuum = bool(await scalar(await conn.execute(q.MAY_VACUUM)))
                 if not self._may_vacuum:
-                    log.info("this role may not vacuum pgtask.tasks: autovacuum keeps it small")
+                    log.info("this role may not vacuum pgtask.tasks: autovacuum keeps it small",
+                             extra={"event": "vacuum.not_permitted"})
             if not self._may_vacuum:
                 return False
             if not await scalar(await conn.execute(q.TRY_VACUUM_LOCK, (VACUUM_LOCK_KEY,))):

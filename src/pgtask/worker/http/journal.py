@@ -86,7 +86,8 @@ class Journal:
         try:
             found = await store.attempt_history(list(lookups))
         except Exception as exc:  # headers are a courtesy: never fail a dispatch over them
-            log.warning("cannot read earlier attempts: %s", type(exc).__name__)
+            log.warning("cannot read earlier attempts: %s", type(exc).__name__,
+                        extra={"event": "http.history_failed"})
             found = {}
         for task_id, futures in lookups.items():
             for future in futures:
@@ -112,7 +113,7 @@ class Journal:
             stamped = await self._store.record_http_attempts(attempts, rates)
         except Exception as exc:
             log.warning("cannot record %d HTTP attempts (%s); will retry",
-                        len(attempts), type(exc).__name__)
+                        len(attempts), type(exc).__name__, extra={"event": "http.record_failed"})
             self._attempts[:0] = attempts
             self._rates = {**rates, **self._rates}
             return False
