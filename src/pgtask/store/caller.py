@@ -1,6 +1,6 @@
 """Enqueue on the caller's own connection, whatever it is: a psycopg 3 connection or pool,
-psycopg2, a SQLAlchemy Connection or Session (either backend), or PyMySQL. The task then
-commits or rolls back with the caller's transaction.
+psycopg2, a SQLAlchemy Connection or Session (either backend), a Django connection, or
+PyMySQL. The task then commits or rolls back with the caller's transaction.
 
 The driver is told by the connection's type, not by a DSN: the caller holds no DSN here.
 """
@@ -21,7 +21,12 @@ def _module(obj: object) -> str:
 
 
 def driver_connection(conn: Any) -> Any:
-    """The DB-API connection behind a psycopg/psycopg2 connection or a SQLAlchemy object."""
+    """The DB-API connection behind a psycopg/psycopg2 connection, a SQLAlchemy object or
+    a Django connection (django.db.connections[alias], or the django.db.connection proxy)."""
+    if _module(conn).startswith("django.") and hasattr(conn, "ensure_connection"):
+        # Django connects lazily; .connection is the driver's, in Django's transaction state.
+        conn.ensure_connection()
+        return conn.connection
     if _module(conn).startswith("sqlalchemy"):
         if hasattr(conn, "get_bind") and not hasattr(conn, "exec_driver_sql"):  # a Session
             conn = conn.connection()

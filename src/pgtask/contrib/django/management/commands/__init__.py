@@ -1,0 +1,1 @@
+"""manage.py pgtask_worker."""

@@ -1,0 +1,24 @@
+"""Test-only tasks, found through the backend's OPTIONS["TASK_MODULES"] (settings.py)."""
+
+from django.db import connection
+
+try:
+    from django.tasks import task
+except ImportError:
+    from django_tasks import task
+
+
+@task
+def backend_pid():
+    """The Postgres backend pid of the connection Django gives this task's thread."""
+    with connection.cursor() as cur:
+        cur.execute("select pg_backend_pid()")
+        return cur.fetchone()[0]
+
+
+@task(takes_context=True)
+def seen_running(context):
+    """What the task's own result says while it runs (get_result on Django's connection)."""
+    result = context.task_result
+    return {"id": result.id, "status": result.status.value, "attempt": context.attempt,
+            "started": result.started_at is not None, "finished": result.is_finished}
