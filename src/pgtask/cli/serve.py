@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
 from pgtask.cli.common import dsn_option
+from pgtask.cli.log_options import log_options
 from pgtask.config import redact_dsn, resolve_dsn
 from pgtask.durations import parse_duration
 from pgtask.endpoints import is_loopback
@@ -39,10 +41,10 @@ def bind_refusal(host: str, auth_enabled: bool, insecure: bool) -> str | None:
                    "refused (DNS rebinding); with auth, giving names restricts to them.")
 @click.option("--session-ttl", default="12h", show_default=True,
               help="How long a dashboard sign-in lasts (from sign-in, whatever the activity).")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@log_options
 def serve(host: str, port: int, dsn: str | None, auth_file: str | None, insecure: bool,
-          allowed_hosts: tuple[str, ...], session_ttl: str, log_level: str) -> None:
+          allowed_hosts: tuple[str, ...], session_ttl: str, log_level: str,
+          log_format: str) -> None:
     """Serve the HTTP API, the web dashboard and Prometheus /metrics.
 
     Credentials (PGTASK_WEB_TOKENS, PGTASK_WEB_BASIC, --auth-file): tokens of at least 16
@@ -57,7 +59,25 @@ def serve(host: str, port: int, dsn: str | None, auth_file: str | None, insecure
     """
     try:
         import uvicorn
+    except ImportError as exc:
+        raise click.ClickException(
+            f"pgtask serve needs the web extra: pip install 'pgtask[web]' ({exc.name} is missing)"
+        ) from None
+    app, url, auth_on = web_app(dsn, host, auth_file, insecure, allowed_hosts, session_ttl)
+    from pgtask.logs import configure, uvicorn_options
 
+    configure(log_level, log_format)
+    log.info("serving %s on http://%s:%d (auth: %s)", redact_dsn(url), host, port,
+             "on" if auth_on else "off", extra={"event": "serve.started"})
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False,
+                **uvicorn_options(log_format))
+
+
+def web_app(dsn: str | None, host: str, auth_file: str | None, insecure: bool,
+            allowed_hosts: tuple[str, ...], session_ttl: str) -> tuple[Any, str, bool]:
+    """The checked dashboard app (its resolved DSN, whether auth is on) that `pgtask serve`
+    and `pgtask worker --serve-port` (cli/serve_inline.py) both run: one set of rules."""
+    try:
         from pgtask.web.app import create_app
         from pgtask.web.auth import load
     except ImportError as exc:
@@ -79,13 +99,9 @@ def serve(host: str, port: int, dsn: str | None, auth_file: str | None, insecure
     # here, in one line, rather than at the first request.
     with open_operator(url) as operator:
         require(operator, Capability.WEB)
-    logging.basicConfig(level=log_level.upper(),
-                        format="%(asctime)s %(levelname)-7s %(name)s %(message)s")
-    log.info("serving %s on http://%s:%d (auth: %s)", redact_dsn(url), host, port,
-             "on" if auth.enabled else "off")
     app = create_app(url, auth=auth, allowed_hosts=allowed_hosts, bound=host,
                      session_ttl=ttl, insecure=True)  # bind_refusal has decided
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    return app, url, auth.enabled
 
 
 def register(group: click.Group) -> None:

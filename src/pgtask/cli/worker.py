@@ -15,7 +15,10 @@ import click
 
 from pgtask.cli.common import QUEUE, TASK_TYPE, dsn_option
 from pgtask.cli.http_options import http_config, http_options
+from pgtask.cli.log_options import log_options
+from pgtask.cli.serve_inline import serve_inline, serve_inline_options
 from pgtask.config import redact_dsn, resolve_dsn
+from pgtask.contrib.django.cli import django_option
 from pgtask.durations import parse_duration
 from pgtask.errors import ConfigError, DatabaseUnavailable
 from pgtask.registry import Registry, default_registry, load_handlers
@@ -28,9 +31,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("pgtask.worker")
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(name)s [%(process)d] %(message)s")
+def setup_logging(level: str, fmt: str = "text") -> None:
+    from pgtask.logs import configure
+
+    configure(level, fmt, "%(asctime)s %(levelname)-7s %(name)s [%(process)d] %(message)s")
     # alembic announces its plugins at INFO whenever the schema check reads its revisions
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
@@ -56,6 +60,7 @@ def _json_object(text: str) -> dict[str, Any]:
 
 @click.command()
 @dsn_option
+@django_option
 @click.option("--handlers", "-H", multiple=True, metavar="MODULE",
               help="Module that registers task handlers (repeatable), e.g. app.tasks. "
                    "Without it the worker serves HTTP targets only.")
@@ -93,8 +98,8 @@ def _json_object(text: str) -> dict[str, Any]:
 @click.option("--metrics-addr", default="127.0.0.1", show_default=True,
               help="Address for --metrics-port; other than loopback, scrapers must send "
                    "Authorization: Bearer $PGTASK_METRICS_TOKEN (16+ characters).")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@log_options
+@serve_inline_options
 def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
            http_targets: bool | None, http_allow: tuple[str, ...],
            http_allow_cidr: tuple[str, ...], http_allow_link_local: bool,
@@ -102,15 +107,15 @@ def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
            shutdown_timeout: str, poll_interval: str, heartbeat_interval: str,
            rescue_interval: str, db_timeout: str, restart_reset_after: str, retention: str,
            no_listen: bool, no_scheduler: bool, metrics_port: int | None, metrics_addr: str,
-           log_level: str) -> None:
+           log_level: str, log_format: str) -> None:
     """Run tasks: claim, execute the registered handlers (or POST HTTP targets), record outcomes."""
     from pgtask.worker.runner import Worker, WorkerConfig
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     registry = _load(handlers)
     url = resolve_dsn(dsn)
     targets: HttpTargets | None = None
-    if http_targets or (http_targets is None and not handlers):
+    if http_targets or (http_targets is None and not (handlers or registry.tasks)):
         from pgtask.worker.http.targets import HttpTargets
 
         targets = HttpTargets(http_config(http_allow, http_allow_link_local, http_secrets_file,
@@ -127,6 +132,8 @@ def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
         reset_after = _seconds(restart_reset_after)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if (dashboard := serve_inline(url, processes)) is not None:  # --serve-port
+        config.services.append(dashboard)
     if processes > 1:
         from pgtask.store.preflight import preflight
         from pgtask.worker.supervisor import Supervisor, child_args
@@ -137,7 +144,7 @@ def worker(dsn: str | None, handlers: tuple[str, ...], queues: tuple[str, ...],
 
             metrics_token(metrics_addr, os.environ.get(TOKEN_ENV) or None)  # likewise
         sys.exit(Supervisor(child_args(sys.argv[1:]), processes, reset_after).run())
-    log.info("connecting to %s", redact_dsn(url))
+    log.info("connecting to %s", redact_dsn(url), extra={"event": "worker.connecting"})
     metrics = None if metrics_port is None else _metrics(metrics_port, metrics_addr)
     sys.exit(_run_worker(Worker(url, registry, config, targets=targets, metrics=metrics)))
 
@@ -149,7 +156,8 @@ def _metrics(port: int, addr: str) -> WorkerMetrics:
     if port:
         port += int(os.environ.get("PGTASK_WORKER_INDEX", "0"))
     metrics = start_worker_metrics(port, addr=addr)
-    log.info("worker metrics on http://%s:%d/metrics", addr, metrics.port)
+    log.info("worker metrics on http://%s:%d/metrics", addr, metrics.port,
+             extra={"event": "metrics.started"})
     return metrics
 
 
@@ -167,7 +175,8 @@ def _run_worker(worker: Worker) -> int:
         def on_signal(signum: int) -> None:
             signals.append(signum)
             if len(signals) > 1:
-                log.warning("second signal: exiting now; leases will recover running tasks")
+                log.warning("second signal: exiting now; leases will recover running tasks",
+                            extra={"event": "worker.aborted"})
                 logging.shutdown()
                 os._exit(1)
             worker.stop()
