@@ -6,6 +6,7 @@ worker's names (Worker, WorkerConfig, TaskContext) are loaded on first use.
 
 from typing import TYPE_CHECKING
 
+from pgtask._version import __version__
 from pgtask.chains import follow_up
 from pgtask.client import (
     aenqueue,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from pgtask.worker.context import TaskContext
     from pgtask.worker.runner import Worker, WorkerConfig
 
-__version__ = "0.1.0"
 
 # The runtime costs ~15 ms to import and an enqueueing web app never needs it.
 _LAZY = {"TaskContext": "pgtask.worker.context", "Worker": "pgtask.worker.runner",

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.highlighter import JSONHighlighter
-from rich.text import Text
 
 from pgtask.cli.units import ParamType
 from pgtask.models import validate_name
 from pgtask.redact import printable, printable_json
 from pgtask.undecodable import RawJson
+
+# rich is imported where output is made: `pgtask <command> --help` never needs it (~25 ms).
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 dsn_option = click.option(
     "--dsn",
@@ -29,6 +31,8 @@ def console() -> Console:
 
     A pipe or file gets 200 columns, so that scripts see whole values, not ellipses.
     """
+    from rich.console import Console
+
     out = Console(highlight=False)
     return out if out.is_terminal else Console(highlight=False, width=max(out.width, 200))
 
@@ -49,6 +53,8 @@ def to_json(value: Any, indent: int | None = 2) -> str:
 def cell(value: object, *, multiline: bool = False) -> Text:
     """A data value for a rich table or print: control characters made visible, and as Text,
     so that '[red]' or '[link=...]' in it is shown, never interpreted as markup."""
+    from rich.text import Text
+
     return Text(printable(value, multiline=multiline))
 
 
@@ -58,6 +64,9 @@ def json_block(value: Any) -> Text:
 
     A stored value Python could not load (undecodable.RawJson) is shown as its text, with the
     reason."""
+    from rich.highlighter import JSONHighlighter
+    from rich.text import Text
+
     if isinstance(value, RawJson):
         return Text(printable(value, multiline=True)).append(
             f"\n(shown as stored: {printable(value.reason)})", style="dim")

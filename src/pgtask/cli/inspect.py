@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from pgtask.cli.common import QUEUE, TASK_TYPE, cell, console, dsn_option, json_block, to_json, when
 from pgtask.cli.tasklines import NO_CURSOR, message_cell, print_page, state_cell
@@ -15,6 +13,11 @@ from pgtask.models import TaskState
 from pgtask.redact import redact_row
 from pgtask.store.base import Row
 from pgtask.store.operators import open_operator
+
+# rich is imported where output is made: `pgtask <command> --help` never needs it.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 STATES = click.Choice([s.value for s in TaskState])
 
@@ -65,6 +68,8 @@ def _field(value: Any) -> str:
 
 
 def _fields_table(task: Row) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -77,6 +82,8 @@ def _fields_table(task: Row) -> Table:
 
 def _section(out: Console, title: str, headers: tuple[str, ...],
              rows: list[tuple[Any, ...]]) -> None:
+    from rich.table import Table
+
     out.print()
     out.print(f"{title} ({len(rows)})", style="bold underline")
     if not rows:
@@ -132,6 +139,8 @@ def show(task_id: int, as_json: bool, dsn: str | None) -> None:
 @dsn_option
 def stats(as_json: bool, dsn: str | None) -> None:
     """How many tasks each queue has in each state, and why a queue's tasks wait."""
+    from rich.table import Table
+
     from pgtask.console.render import hint_lines
     from pgtask.ops.snapshot import from_rows
 

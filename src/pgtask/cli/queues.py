@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.table import Table
 
 from pgtask.cli.common import QUEUE, cell, console, dsn_option
 from pgtask.cli.queue_wait import wait_until_drained
@@ -27,6 +26,10 @@ from pgtask.queue_settings import QUEUE_SETTINGS, QueueSetting
 from pgtask.redact import redact_url
 from pgtask.store.base import Row
 from pgtask.store.operators import open_operator
+
+# rich is imported where output is made: `pgtask <command> --help` never needs it.
+if TYPE_CHECKING:
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +57,8 @@ POLICY_HEADERS = ("QUEUE", "STATE", "CONCURRENCY", "RATE", "ATTEMPTS", "BACKOFF"
 
 
 def _print_policies(rows: list[Row]) -> None:
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for header in POLICY_HEADERS:
         table.add_column(header, no_wrap=True, overflow="ellipsis")

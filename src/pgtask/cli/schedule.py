@@ -7,14 +7,12 @@ next tick.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
 import click
-from rich.table import Table
 
 from pgtask.cli.common import QUEUE, SCHEDULE, TASK_TYPE, cell, console, dsn_option, when
 from pgtask.cli.units import DURATION, format_duration
@@ -31,6 +29,7 @@ Call = Callable[[Schedules], Awaitable[T]]
 def _run(dsn: str | None, action: Call[T]) -> T:
     """Run one store call on a session of its own; database refusals become clean errors
     (on MySQL, Unsupported says in one line that schedules need PostgreSQL)."""
+    import asyncio  # here: `pgtask schedule --help` needs neither asyncio nor rich
 
     async def call() -> T:
         async with open_schedules(resolve_dsn(dsn)) as session:
@@ -68,6 +67,8 @@ def schedule() -> None:
 @dsn_option
 def ls(dsn: str | None) -> None:
     """List schedules with their next and last fire times (UTC)."""
+    from rich.table import Table
+
     rows = _run(dsn, lambda session: session.list_all())
     if not rows:
         click.echo("no schedules (add one with 'pgtask schedule add')")

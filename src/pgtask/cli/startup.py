@@ -80,8 +80,13 @@ def _checked(command: str, callback: Callable[..., Any]) -> Callable[..., Any]:
 def guard(group: click.Group, path: str = "") -> None:
     """Put the start-up check in front of every command of `group` that takes --dsn."""
     for name, command in group.commands.items():
-        full = f"{path} {name}".strip()
-        if isinstance(command, click.Group):
-            guard(command, full)
-        elif command.callback is not None and any(p.name == "dsn" for p in command.params):
-            command.callback = _checked(full, command.callback)
+        guard_command(f"{path} {name}".strip(), command)
+
+
+def guard_command(path: str, command: click.Command) -> None:
+    """Put the start-up check in front of `command` (a group: each of its commands), found
+    at `path` (e.g. 'schedule ls'); pgtask.cli's lazy group calls it as a command loads."""
+    if isinstance(command, click.Group):
+        guard(command, path)
+    elif command.callback is not None and any(p.name == "dsn" for p in command.params):
+        command.callback = _checked(path, command.callback)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from pgtask.cli.common import cell, console, when
 from pgtask.registry import Registry
 from pgtask.store.base import Row
 from pgtask.store.operators import open_operator
+
+# rich is imported where output is made: `pgtask <command> --help` never needs it.
+if TYPE_CHECKING:
+    pass
 
 
 def attempts(value: int | None) -> str:
@@ -28,6 +32,8 @@ def served_by(row: Row) -> str:
 
 
 def print_database_types(dsn: str | None) -> None:
+    from rich.table import Table
+
     with open_operator(dsn) as operator:
         rows = operator.task_types()
     if not rows:
@@ -44,6 +50,8 @@ def print_database_types(dsn: str | None) -> None:
 
 
 def print_module_types(registry: Registry) -> None:
+    from rich.table import Table
+
     table = Table("type", "title", "queue", "max attempts", "timeout", "description")
     for name in registry.names():
         d = registry.tasks[name]

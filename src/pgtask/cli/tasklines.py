@@ -4,13 +4,17 @@ colour, its message or error cut to the line that says what happened."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from pgtask.cli.common import cell, console, to_json
 from pgtask.store.base import Row
+
+# rich is imported where output is made: `pgtask <command> --help` never needs it.
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
 
 # Rich drops the colours itself for a pipe, a file, or NO_COLOR (the CLI's other output too).
 STATE_STYLES = {"queued": "blue", "running": "cyan", "succeeded": "green", "dead": "bold red",
@@ -39,6 +43,8 @@ def message_cell(text: str | None, *, full: bool) -> Text:
 def task_table(headers: tuple[str, ...], *, full: bool) -> Table:
     """A listing whose last column is the message: cut to one line unless --full, then wrapped
     whole. ID and STATE keep their width, so a narrow terminal squeezes the text instead."""
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for header in headers:
         text = header == headers[-1]

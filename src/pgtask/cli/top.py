@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from rich.console import Console
 
 from pgtask.cli.common import dsn_option
 from pgtask.cli.units import DURATION
 from pgtask.config import resolve_dsn
-from pgtask.console import live
-from pgtask.console.render import render
-from pgtask.console.view import Action, Thresholds
 from pgtask.errors import ConfigError, DatabaseUnavailable
-from pgtask.ops.snapshot import Snapshot, from_rows
-from pgtask.ops.window import Window
 from pgtask.store.base import Operator
 from pgtask.store.operators import connect_operator
+
+# The console (rich, the renderer, the snapshot maths) loads when `pgtask top` runs, not for
+# its --help.
+if TYPE_CHECKING:
+    from pgtask.console.view import Action
+    from pgtask.ops.snapshot import Snapshot
 
 T = TypeVar("T")
 
@@ -32,6 +32,8 @@ class Source:
     """
 
     def __init__(self, dsn: str) -> None:
+        from pgtask.ops.window import Window
+
         self._dsn = dsn
         self._operator: Operator | None = connect_operator(dsn)  # a failure is the command's
         self._window = Window()
@@ -55,6 +57,8 @@ class Source:
             raise
 
     def take(self) -> Snapshot:
+        from pgtask.ops.snapshot import from_rows
+
         rows = self._call(lambda operator: operator.top_rows(since=self._window.until))
         return from_rows(rows, self._window)
 
@@ -88,6 +92,12 @@ def top(once: bool, as_json: bool, interval: timedelta, stale_after: timedelta,
     Keys: s sort, f filter (Enter to apply, Esc to clear), up/down select a queue,
     p pause/resume it, q quit.
     """
+    from rich.console import Console
+
+    from pgtask.console import live
+    from pgtask.console.render import render
+    from pgtask.console.view import Thresholds
+
     if interval.total_seconds() < 0.1:
         raise click.BadParameter("must be at least 100ms", param_hint="--interval")
     thresholds = Thresholds(stale_worker=stale_after.total_seconds(),

@@ -17,15 +17,17 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from pgtask.errors import ConfigError
 from pgtask.signing import SECRET_PREFIX, SigningSecret
 from pgtask.worker.http.egress import EgressPolicy, IPNetwork, parse_cidr
-from pgtask.worker.http.policy import parse_prefix
 from pgtask.worker.http.throttle import AimdSettings
+
+# httpx (via policy) loads when a config is built: `pgtask worker --help` reads only the
+# names of the variables below, and httpx is a third of the CLI's start-up.
+if TYPE_CHECKING:
+    import httpx
 
 SECRETS_ENV = "PGTASK_HTTP_SECRETS"
 SECRETS_FILE_ENV = "PGTASK_HTTP_SECRETS_FILE"
@@ -72,6 +74,8 @@ class HttpConfig:
                  allow_cidrs: Iterable[str] = (), secrets_file: str | None = None,
                  **options: Any) -> HttpConfig:
         """Settings from the environment plus explicit options (e.g. CLI flags)."""
+        from pgtask.worker.http.policy import parse_prefix
+
         env = os.environ if env is None else env
         texts = _split(env.get(SECRETS_ENV, ""))
         path = secrets_file or env.get(SECRETS_FILE_ENV)

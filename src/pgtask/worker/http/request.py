@@ -6,13 +6,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from importlib.metadata import version
 from typing import Any
 
+from pgtask._version import __version__
 from pgtask.models import ClaimedTask
 from pgtask.signing import SigningSecret, sign_webhook
 
-USER_AGENT = f"pgtask/{version('pgtask')}"
+USER_AGENT = f"pgtask/{__version__}"
 
 
 DATABASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
