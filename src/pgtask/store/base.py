@@ -279,7 +279,8 @@ class Browser(Operator, Protocol):
         """The schema revision the database is at (None: not migrated)."""
 
     def start_marks(self) -> Row:
-        """Where /metrics starts counting: {"until": a database time, "last_id": a task id}."""
+        """Where /metrics starts counting: {"until": a database time, "last_id": a task id,
+        "known": rows of (queue, task_type) to show at 0, "xmin": the xmin horizon row}."""
 
     def metrics_rows(self, since: datetime, last_id: int,
                      bounds: Sequence[float]) -> dict[str, list[Row]]:

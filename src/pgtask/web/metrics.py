@@ -15,13 +15,22 @@ store/postgres/metrics.py for how each is read):
 - Gauges, from the `pgtask top` snapshot: pgtask_queue_tasks{state=queued|scheduled|running},
   pgtask_queue_lag_seconds (age of the oldest ready task), pgtask_queue_paused,
   pgtask_workers{status=alive|stale}, pgtask_tasks_in_flight.
+- Gauges of the xmin horizon (store/postgres/metrics.py XMIN), read at every scrape:
+  pgtask_xmin_horizon_age_seconds (how long the oldest transaction holding it has been open)
+  and pgtask_xmin_horizon_age_xids (how many transactions back it is, slots included).
+
+The first scrape carries every series at 0 that later ones may move: the task counters for
+each (queue, type) with unfinished tasks, the histograms for each queue of the snapshot, and
+from then on the counters of every pair any counter has seen; so rate() and increase() count
+the first event of a series instead of taking it as the series' start. (HTTP statuses and
+pairs first seen enqueued cannot be known beforehand.)
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -60,6 +69,14 @@ class Totals:
         self.bounds = tuple(bounds)
         self.counts: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
         self.buckets: dict[tuple[str, str], list[float]] = {}  # per-bucket counts, then sum
+        self.pairs: set[tuple[str, str]] = set()  # (queue, type): every task counter shows
+        self.queues: set[str] = set()  # every histogram shows these
+
+    def know(self, queues: Iterable[str] = (), pairs: Iterable[tuple[str, str]] = ()) -> None:
+        """Show these queues and (queue, type) pairs from now on, at 0 until they move."""
+        self.queues.update(queues)
+        self.pairs.update(pairs)
+        self.queues.update(queue for queue, _ in self.pairs)
 
     def add(self, rows: dict[str, list[Row]]) -> None:
         for r in rows["enqueued"]:
@@ -75,12 +92,15 @@ class Totals:
                                            [0] * (len(self.bounds) + 1) + [0.0])
             hist[r["bucket"]] += r["n"]
             hist[-1] += r["total"] or 0.0
+        self.know(pairs=((r["queue"], r["task_type"])
+                         for key in ("enqueued", "finished", "failed") for r in rows[key]))
 
     def families(self) -> Iterator[Metric]:
         for key, doc in TASK_COUNTERS.items():
             family = CounterMetricFamily(f"pgtask_tasks_{key}", doc, labels=["queue", "type"])
-            for labels, n in sorted(self.counts[key].items()):
-                family.add_metric(list(labels), n)
+            counts = self.counts[key]
+            for labels in sorted(self.pairs | counts.keys()):
+                family.add_metric(list(labels), counts[labels])
             yield family
         http = CounterMetricFamily("pgtask_http_attempts", "HTTP target attempts by status "
                                    "('none': no answer), counted when the task finishes",
@@ -90,9 +110,10 @@ class Totals:
         yield http
         for kind, (name, doc) in HISTOGRAMS.items():
             histogram = HistogramMetricFamily(name, doc, labels=["queue"])
-            for (k, queue), hist in sorted(self.buckets.items()):
-                if k == kind:
-                    histogram.add_metric([queue], self._cumulative(hist), sum_value=hist[-1])
+            empty = [0.0] * (len(self.bounds) + 2)
+            for queue in sorted(self.queues | {q for k, q in self.buckets if k == kind}):
+                hist = self.buckets.get((kind, queue), empty)
+                histogram.add_metric([queue], self._cumulative(hist), sum_value=hist[-1])
             yield histogram
 
     def _cumulative(self, hist: list[float]) -> list[tuple[str, float]]:
@@ -126,6 +147,16 @@ def gauges(snapshot: Snapshot) -> Iterator[Metric]:
     yield from (tasks, lag, paused, workers, in_flight)
 
 
+def xmin_gauges(row: Row) -> Iterator[Metric]:
+    """The xmin horizon's age from a row of store/postgres/metrics.py's XMIN."""
+    yield GaugeMetricFamily("pgtask_xmin_horizon_age_seconds", "How long the oldest "
+                            "transaction holding back vacuum's xmin horizon has been open "
+                            "(0: none)", value=row["seconds"])
+    yield GaugeMetricFamily("pgtask_xmin_horizon_age_xids", "How many transactions back the "
+                            "xmin horizon is held (by a transaction or replication slot)",
+                            value=row["xids"])
+
+
 class DatabaseCollector:
     """A prometheus_client collector: each collect() reads the window since the last one."""
 
@@ -139,16 +170,23 @@ class DatabaseCollector:
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             if self._marks is None:
-                self._marks = dict(self._db.call(lambda b: b.start_marks()))
+                marks = self._db.call(lambda b: b.start_marks())
+                self.totals.know(pairs=((r["queue"], r["task_type"]) for r in marks["known"]))
+                xmin = marks["xmin"]
+                self._marks = {"until": marks["until"], "last_id": marks["last_id"]}
             else:
                 since, last_id = self._marks["until"], self._marks["last_id"]
                 rows = self._db.call(lambda b: b.metrics_rows(since, last_id, self.totals.bounds))
                 self.totals.add(rows)
                 self._marks = {"until": rows["clock"][0]["until"], "last_id": max(
                     [self._marks["last_id"], *(r["max_id"] for r in rows["enqueued"])])}
+                xmin = rows["xmin"][0]
+            snapshot = self._snapshots.take()
+            self.totals.know(queues=(q.name for q in snapshot.queues))
             families = list(self.totals.families())
         yield from families
-        yield from gauges(self._snapshots.take())
+        yield from gauges(snapshot)
+        yield from xmin_gauges(xmin)
 
 
 def registry_for(db: Database, snapshots: Snapshots) -> CollectorRegistry:

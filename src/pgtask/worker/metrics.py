@@ -10,6 +10,10 @@ holds now. The runner reports through three hooks, each a few dict lookups:
     metrics.observe_outcome(queue, task_type, kind, seconds)
         # kind: an Outcome kind (succeeded, failed, dead, snoozed, released) or "lost"
 
+The first scrape already shows every series at 0 for the task types of the worker's
+registry (on their default queue) and its --queue list, so rate() counts their first event;
+`track(worker)` does it, or `prime(pairs, queues)` by hand.
+
 Only prometheus_client is needed (no starlette). With --processes N every child needs its
 own port (e.g. port + child index): prometheus_client's default registry is per process.
 
@@ -27,7 +31,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -36,8 +40,14 @@ from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 from pgtask.endpoints import MAKE_ONE, MIN_TOKEN_CHARS, is_loopback
 from pgtask.errors import ConfigError
 
+if TYPE_CHECKING:  # annotations only: isinstance on HasTasks checks attribute names
+    from pgtask.registry import Registry
+    from pgtask.worker.settings import WorkerConfig
+
 TOKEN_ENV = "PGTASK_METRICS_TOKEN"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# What observe_outcome may be told (Outcome kinds a worker reports, and "lost").
+OUTCOMES = ("succeeded", "failed", "dead", "snoozed", "released", "lost")
 BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
           300.0, 1800.0)
 
@@ -45,6 +55,14 @@ BOUNDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 
 class HasInFlight(Protocol):
     @property
     def in_flight(self) -> int: ...
+
+
+@runtime_checkable
+class HasTasks(Protocol):
+    """A Worker: what it can run (priming the series at 0 needs nothing else)."""
+
+    registry: Registry
+    config: WorkerConfig
 
 
 class WorkerMetrics:
@@ -70,8 +88,26 @@ class WorkerMetrics:
             self.track(worker)
 
     def track(self, worker: HasInFlight) -> None:
-        """Report `worker.in_flight` as the in-flight gauge."""
+        """Report `worker.in_flight` as the in-flight gauge; a Worker's task types and
+        queues get their series at 0 (see prime)."""
         self.in_flight.set_function(lambda: float(worker.in_flight))
+        if isinstance(worker, HasTasks):
+            served = worker.config.queues
+            pairs = [(d.queue, d.name) for d in worker.registry.tasks.values()
+                     if served is None or d.queue in served]
+            self.prime(pairs, served or ())
+
+    def prime(self, pairs: Iterable[tuple[str, str]], queues: Iterable[str] = ()) -> None:
+        """Create the series of these (queue, type) pairs and queues at 0."""
+        for queue, task_type in pairs:
+            self.claimed.labels(queue)
+            self.pickup.labels(queue)
+            self.run_time.labels(queue, task_type)
+            for outcome in OUTCOMES:
+                self.outcomes.labels(queue, task_type, outcome)
+        for queue in queues:
+            self.claimed.labels(queue)
+            self.pickup.labels(queue)
 
     def observe_claim(self, queue: str, pickup_seconds: float) -> None:
         self.claimed.labels(queue).inc()

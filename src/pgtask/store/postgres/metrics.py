@@ -10,7 +10,12 @@ finish committed just after a scrape still lands in the next window, as in inspe
   SQL so a busy window is a few rows, not one per task;
 - failed attempts: error entries stamped in the window, of unfinished tasks (the hot table,
   small by design) and of tasks that finished since `since`;
-- HTTP attempts of the tasks that finished in the window, by status (index on task_id).
+- HTTP attempts of the tasks that finished in the window, by status (index on task_id);
+- the xmin horizon (XMIN): a gauge, read at every scrape from pg_stat_activity,
+  pg_prepared_xacts and pg_replication_slots (a few rows each, whatever the load).
+
+The first scrape (start_marks) also reads KNOWN, the (queue, type) pairs of the hot table,
+so that every counter starts at 0 for them and rate() sees their first event.
 
 All statements go in one pipeline inside one REPEATABLE READ, read-only transaction, so they
 share one instant and one round trip.
@@ -77,15 +82,46 @@ select h.queue, coalesce(a.status::text, 'none') as status, count(*) as n
  group by 1, 2
 """
 
+# The queue and type of every unfinished task: the series the next finishes will land in.
+# pgtask.tasks is small by design (TOP_QUEUES scans it every second); the limit bounds the
+# answer on a database with a runaway number of types.
+KNOWN = """
+select queue, task_type from pgtask.tasks group by 1, 2 order by 1, 2 limit 2000
+"""
+# What keeps vacuum from removing the dead rows of pgtask.tasks (docs: the xmin horizon):
+# - seconds: how long the oldest transaction that holds it has been open, a transaction in
+#   this database (or a walsender) with a snapshot (backend_xmin) or a transaction id
+#   (backend_xid; an idle-in-transaction writer has no snapshot but still holds it), or a
+#   prepared transaction; 0 when there is none. Our own backend is left out.
+# - xids: how many transactions back the oldest of those, or a replication slot's xmin, is.
+XMIN = """
+with holders as (
+  select extract(epoch from clock_timestamp() - a.xact_start)::float8 as seconds,
+         greatest(age(a.backend_xmin), age(a.backend_xid))::bigint as xids
+    from pg_stat_activity a
+   where (a.backend_xmin is not null or a.backend_xid is not null)
+     and a.pid <> pg_backend_pid()
+     and (a.datname = current_database() or a.backend_type = 'walsender')
+  union all
+  select extract(epoch from clock_timestamp() - p.prepared)::float8, age(p.transaction)::bigint
+    from pg_prepared_xacts p where p.database = current_database()
+  union all
+  select null, age(r.xmin)::bigint from pg_replication_slots r where r.xmin is not null
+)
+select coalesce(max(seconds), 0)::float8 as seconds, coalesce(max(xids), 0)::bigint as xids
+  from holders
+"""
+
 QUERIES = {"clock": CLOCK, "enqueued": ENQUEUED, "finished": FINISHED, "failed": FAILED,
-           "durations": DURATIONS, "http": HTTP}
+           "durations": DURATIONS, "http": HTTP, "xmin": XMIN}
+START_QUERIES = {"clock": CLOCK, "known": KNOWN, "xmin": XMIN}
 
 
-def start_marks(conn: Connection) -> DictRow:
-    """Where counting starts: {'until': the window's end, 'last_id': the newest task id}."""
-    row = conn.execute(CLOCK).fetchone()
-    assert row is not None, "select without from returns one row"
-    return row
+def start_marks(conn: Connection) -> dict[str, Any]:
+    """Where counting starts: {'until': the window's end, 'last_id': the newest task id,
+    'known': the rows of KNOWN, 'xmin': the row of XMIN}, read on one snapshot."""
+    rows = read_snapshot(cast("psycopg.Connection[Any]", conn), START_QUERIES, {})
+    return {**rows["clock"][0], "known": rows["known"], "xmin": rows["xmin"][0]}
 
 
 def metrics_rows(conn: Connection, since: datetime, last_id: int,
