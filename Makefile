@@ -32,9 +32,10 @@ demo-stop:
 	$(BIN)/pgtask dsn --stop || test $$? -eq 1
 
 test: setup
-	$(BIN)/ruff check src tests bench scripts alembic
+	$(BIN)/ruff check src tests bench scripts alembic examples
 	$(BIN)/mypy
 	sh scripts/ensure-browser.sh
+	sh scripts/ensure-promtool.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 $(BENCH_STAMP): pyproject.toml Makefile
