@@ -44,3 +44,18 @@ def test_trace_context_round_trips_through_enqueue_and_claim(mysql_dsn, tracer):
     assert [claimed[i] for i in traced] == [{"traceparent": expected}] * 2
     assert claimed[bare] is None
     assert {"traceparent": [1, 2]} in claimed.values()
+
+
+def test_the_schema_refuses_a_trace_context_that_is_not_a_small_object(mysql_dsn):
+    """The cap holds on MySQL/MariaDB too, for a raw INSERT (before: no column)."""
+    import pymysql
+
+    conn = connect(mysql_dsn)
+    try:
+        for bad in ('"00-abc"', '[1]', '{"tracestate": "' + "x" * 5000 + '"}'):
+            with conn.cursor() as cur, pytest.raises(pymysql.err.OperationalError) as refused:
+                cur.execute("INSERT INTO pgtask_tasks (task_type, trace_context) "
+                            "VALUES ('t.x', %s)", (bad,))
+            assert "tasks_trace_context_is_small_object" in str(refused.value)
+    finally:
+        conn.close()

@@ -119,6 +119,7 @@ GARBAGE = [
     '{"traceparent": ["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]}',
     '{"traceparent": "00-00000000000000000000000000000000-0000000000000000-01"}',
     '{"tracestate": "' + "k=v," * 900 + '"}',
+    '{"traceparent": ' + "[" * 1500 + "]" * 1500 + '}',  # too deep for json.loads
     '{}',
     None,
 ]
@@ -203,3 +204,30 @@ def test_secrets_stay_out_of_spans_as_they_stay_out_of_logs(dsn, exporter):
     text = json.dumps([span.status.description, dict(span.attributes),
                        [dict(e.attributes) for e in span.events]])
     assert "could not reach" in text and secret not in text
+
+
+def test_the_attempt_span_ends_even_when_recording_the_error_fails(provider, exporter):
+    """Whatever recording an error raises (here the scrub), the span still ends: no span
+    left open, no context left attached (before: end() was skipped)."""
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from opentelemetry import trace
+
+    from pgtask.models import ClaimedTask
+    from pgtask.telemetry.otel import OtelTracing
+
+    def broken_scrub(text: str) -> str:
+        raise RuntimeError("scrub failed")
+
+    now = datetime.now(UTC)
+    task = ClaimedTask(1, "default", "t.x", {}, 1, 5, uuid4(), now, now, now)
+    tracing = OtelTracing(provider.get_tracer("pgtask"), "w1", broken_scrub)
+    before = trace.get_current_span()
+    try:
+        with tracing.attempt(task):
+            raise ValueError("handler failed")
+    except RuntimeError:
+        pass
+    assert [s.name for s in exporter.get_finished_spans()] == ["process default"]
+    assert trace.get_current_span() is before

@@ -17,17 +17,21 @@ alter table pgtask.tasks add column trace_context jsonb
     jsonb_typeof(trace_context) = 'object' and octet_length(trace_context::text) <= 4096);
 
 -- enqueue_task and enqueue_tasks gain a last parameter. "create or replace" cannot add one,
--- so the old signatures are dropped and the new ones created; every grant the old ones held
--- (the roles script's, or an operator's own) is copied onto the new ones below. Old
--- callers, positional or named, keep working: the new parameter defaults to null.
+-- so the old signatures are dropped and the new ones created; their owner and every grant
+-- the old ones held (the roles script's, or an operator's own) are copied onto the new ones
+-- below. The owner matters: these are SECURITY DEFINER, and an upgrade run by another role
+-- (a superuser, say) would otherwise leave them running as that role. Old callers,
+-- positional or named, keep working: the new parameter defaults to null.
 create temporary table pgtask_0006_grants as
-  select p.proname::text as name, a.grantee::regrole::text as grantee
-    from pg_proc p cross join lateral aclexplode(p.proacl) a
+  select p.proname::text as name, p.proowner::regrole::text as owner,
+         array(select a.grantee::regrole::text from aclexplode(p.proacl) a
+                where a.privilege_type = 'EXECUTE' and a.grantee <> 0
+                  and a.grantee <> p.proowner order by 1) as grantees
+    from pg_proc p
    where p.oid in ('pgtask.enqueue_task(text, jsonb, text, timestamptz, integer, text,
                                         integer, text, jsonb, jsonb)'::regprocedure,
                    'pgtask.enqueue_tasks(text[], jsonb[], text[], timestamptz[], integer[],
-                                         text[], integer[], text[], jsonb[], jsonb[])'::regprocedure)
-     and a.privilege_type = 'EXECUTE' and a.grantee <> 0 and a.grantee <> p.proowner;
+                                         text[], integer[], text[], jsonb[], jsonb[])'::regprocedure);
 
 drop function pgtask.enqueue_task(text, jsonb, text, timestamptz, integer, text, integer, text,
                                   jsonb, jsonb);
@@ -235,20 +239,23 @@ revoke all on function
                        text[], jsonb[], jsonb[], jsonb[])
   from public;
 
+-- Copy each old function's owner and grants onto its successor.
 do $$
 declare
-  _grant record;
+  _old      record;
+  _function text;
+  _grantee  text;
 begin
-  for _grant in select * from pg_temp.pgtask_0006_grants order by name, grantee loop
-    if _grant.name = 'enqueue_task' then
-      execute format('grant execute on function pgtask.enqueue_task(text, jsonb, text, '
-                     'timestamptz, integer, text, integer, text, jsonb, jsonb, jsonb) to %s',
-                     _grant.grantee);
-    else
-      execute format('grant execute on function pgtask.enqueue_tasks(text[], jsonb[], text[], '
-                     'timestamptz[], integer[], text[], integer[], text[], jsonb[], jsonb[], '
-                     'jsonb[]) to %s', _grant.grantee);
-    end if;
+  for _old in select * from pg_temp.pgtask_0006_grants order by name loop
+    _function := case _old.name
+      when 'enqueue_task' then 'pgtask.enqueue_task(text, jsonb, text, timestamptz, integer, '
+                               'text, integer, text, jsonb, jsonb, jsonb)'
+      else 'pgtask.enqueue_tasks(text[], jsonb[], text[], timestamptz[], integer[], text[], '
+           'integer[], text[], jsonb[], jsonb[], jsonb[])' end;
+    execute format('alter function %s owner to %s', _function, _old.owner);
+    foreach _grantee in array _old.grantees loop
+      execute format('grant execute on function %s to %s', _function, _grantee);
+    end loop;
   end loop;
 end
 $$;

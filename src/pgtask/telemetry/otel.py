@@ -120,8 +120,8 @@ class _Attempt:
                 self._span.set_attribute("pgtask.task.outcome", "interrupted")
             elif exc is not None:
                 self.failed(exc)
+        finally:  # ended whatever recording it raised (a scrub that fails, say): no leak
             self._span.end()
-        finally:
             otel_context.detach(self._token)
 
     def failed(self, exc: BaseException) -> None:
