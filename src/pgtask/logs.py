@@ -3,7 +3,8 @@
 Every record pgtask logs names its event (`extra={"event": "task.failed", ...}`; the list,
 with levels and fields, is docs/logging.md). The executor sets the running attempt's task in
 a context variable for the attempt's duration, so a line a handler logs through its own
-logger carries the task id too; the worker sets its id once. `--log-format json` (see
+logger carries the task id too; a worker's run() sets its id the same way (several workers
+in one process each name their own lines). `--log-format json` (see
 cli/log_options.py) writes one JSON object per line, for log collectors.
 
 The formatter adds nothing secret: it reads the message and traceback the worker's scrub
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
     from pgtask.models import ClaimedTask
 
 __all__ = ["FALLBACK_EVENT", "FIELDS", "FORMATS", "LOGGER_EVENTS", "ContextFilter",
-           "JsonFormatter", "configure", "current_task", "log_fatal", "record_to_json",
-           "set_worker", "task_context", "task_fields", "uvicorn_options"]
+           "JsonFormatter", "configure", "current_task", "log_fatal", "message_of",
+           "record_to_json", "task_context", "task_fields", "unformatted", "uvicorn_options",
+           "worker_context"]
 
 FORMATS = ("text", "json")
 FALLBACK_EVENT = "log"  # records that name no event: other libraries', a handler's own
@@ -38,7 +40,9 @@ FIELDS = (*TASK_FIELDS, "worker")  # copied from a record when known, in this or
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s %(message)s"
 
 _task: ContextVar[Mapping[str, object] | None] = ContextVar("pgtask_log_task", default=None)
-_worker: list[str | None] = [None]  # one per process; a list so no `global` is needed
+# A context variable, not a global: each Worker.run() (several may run in one process, an
+# ASGI app's or a test's) names the worker in its own tasks and their handler threads.
+_worker: ContextVar[str | None] = ContextVar("pgtask_log_worker", default=None)
 _json_handler: list[logging.Handler | None] = [None]  # the one configure() added, if JSON
 
 
@@ -64,9 +68,15 @@ def current_task() -> Mapping[str, object] | None:
     return _task.get()
 
 
-def set_worker(worker_id: str | None) -> None:
-    """Name this process's worker in every later record (None: no worker any more)."""
-    _worker[0] = worker_id
+@contextmanager
+def worker_context(worker_id: str) -> Iterator[None]:
+    """While inside, every record logged in this context (and the tasks and handler
+    threads it starts) names the worker `worker_id`."""
+    token = _worker.set(worker_id)
+    try:
+        yield
+    finally:
+        _worker.reset(token)
 
 
 class ContextFilter(logging.Filter):
@@ -80,8 +90,9 @@ class ContextFilter(logging.Filter):
             for name, value in fields.items():
                 if getattr(record, name, None) is None:
                     setattr(record, name, value)
-        if _worker[0] is not None and getattr(record, "worker", None) is None:
-            record.worker = _worker[0]
+        worker = _worker.get()
+        if worker is not None and getattr(record, "worker", None) is None:
+            record.worker = worker
         return True
 
 
@@ -89,6 +100,28 @@ def _time(created: float) -> str:
     """RFC 3339 in UTC with milliseconds, e.g. 2026-12-04T18:30:00.123Z."""
     stamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
+
+
+def _text(value: object, convert: Callable[[object], str] = str) -> str:
+    try:
+        return convert(value)
+    except Exception:  # a value whose __str__ raises: its type is all a line can say
+        return f"<unprintable {type(value).__name__}>"
+
+
+def message_of(record: logging.LogRecord) -> str | None:
+    """record.getMessage(), or None when the call's arguments do not fit its format (or a
+    value's str() raises): a bad log call must cost its formatting, never its caller (a
+    filter's exception reaches the logging call) nor the line."""
+    try:
+        return record.getMessage()
+    except Exception:
+        return None
+
+
+def unformatted(record: logging.LogRecord) -> str:
+    """The text of a record message_of() could not format: its format and arguments."""
+    return f"{_text(record.msg)} (arguments not formatted: {_text(record.args, repr)})"
 
 
 def _event(record: logging.LogRecord) -> str:
@@ -100,9 +133,12 @@ def _event(record: logging.LogRecord) -> str:
 
 def record_to_json(record: logging.LogRecord, exc_text: str | None = None) -> str:
     """One JSON object (one line) for `record`; `exc_text` is its formatted traceback."""
+    message = message_of(record)
+    if message is None:
+        message = unformatted(record)
     line: dict[str, Any] = {"time": _time(record.created), "level": record.levelname.lower(),
                             "logger": record.name, "event": _event(record),
-                            "message": record.getMessage()}
+                            "message": message}
     for name in FIELDS:
         value = getattr(record, name, None)
         if value is not None:
@@ -114,9 +150,14 @@ def record_to_json(record: logging.LogRecord, exc_text: str | None = None) -> st
         line["exc"] = exc_text
     if record.stack_info:
         line["stack"] = record.stack_info
-    # default=str: an odd value in a field must not cost the line. json.dumps escapes the
-    # newlines of a message or traceback, so a record stays one line.
-    return json.dumps(line, default=str)
+    # An odd value in a field must not cost the line: text for what JSON cannot hold, and
+    # text for every field when even that fails (a circular value, non-string keys).
+    # json.dumps escapes the newlines of a message or traceback: a record stays one line.
+    try:
+        return json.dumps(line, default=_text)
+    except (TypeError, ValueError, RecursionError):
+        return json.dumps({name: value if isinstance(value, str | int | float) else _text(value)
+                           for name, value in line.items()})
 
 
 class JsonFormatter(logging.Formatter):

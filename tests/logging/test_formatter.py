@@ -97,16 +97,16 @@ def test_an_already_formatted_traceback_is_used_as_is():
 
 def test_context_filter_stamps_the_task_and_worker_unless_given():
     flt = logs.ContextFilter()
-    logs.set_worker("h:1:ab")
-    try:
+    with logs.worker_context("h:1:ab"):
         with logs.task_context(claimed()):
             inside = record()
             given = record(task_id=1, attempt=9)
             flt.filter(inside), flt.filter(given)
         outside = record()
         flt.filter(outside)
-    finally:
-        logs.set_worker(None)
+    after = record()
+    flt.filter(after)
+    assert not hasattr(after, "worker")
     assert (inside.task_id, inside.task_type, inside.queue, inside.attempt, inside.worker) == (
         42, "emails.send", "emails", 2, "h:1:ab")
     assert (given.task_id, given.attempt, given.queue) == (1, 9, "emails")
@@ -158,3 +158,47 @@ def test_configure_json_and_text(monkeypatch):
 def test_uvicorn_options():
     assert logs.uvicorn_options("json") == {"log_config": None}
     assert logs.uvicorn_options("text") == {}
+
+
+def test_two_workers_in_one_process_each_name_their_own_lines():
+    # Before: a process-wide id, so the second worker's start renamed the first's lines and
+    # the first's stop took the id from the second's (worker_context: ImportError before).
+    flt = logs.ContextFilter()
+
+    async def worker(worker_id: str, started: asyncio.Event, other: asyncio.Event) -> str:
+        with logs.worker_context(worker_id):
+            started.set()
+            await other.wait()
+            await asyncio.sleep(0)
+            rec = record()
+            flt.filter(rec)
+            return rec.worker
+
+    async def both() -> list:
+        a, b = asyncio.Event(), asyncio.Event()
+        return await asyncio.gather(worker("h:1:a", a, b), worker("h:1:b", b, a))
+
+    assert asyncio.run(both()) == ["h:1:a", "h:1:b"]
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    __repr__ = __str__
+
+
+def test_an_odd_record_still_makes_one_json_line():
+    # Before: each of these raised inside format() (a "--- Logging error ---" on stderr
+    # instead of the line): arguments that do not fit the format, a value whose str()
+    # raises, a circular value, a field JSON cannot key.
+    circular: list = []
+    circular.append(circular)
+    bad_args = as_json(record("%d tasks", ("many",)))
+    assert bad_args["message"] == "%d tasks (arguments not formatted: ('many',))"
+    assert as_json(record(Unprintable(), ()))["message"].startswith("<unprintable Unprintable>")
+    assert as_json(record("m", (), task_id=Unprintable()))["task_id"] == (
+        "<unprintable Unprintable>")
+    assert as_json(record("m", (), queue=circular))["queue"] == "[[...]]"
+    assert as_json(record("m", (), queue={(1, 2): "x"}))["queue"] == "{(1, 2): 'x'}"
+    assert as_json(record(12345, ()))["message"] == "12345"

@@ -20,7 +20,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from pgtask.errors import DatabaseUnavailable
-from pgtask.logs import set_worker, task_fields
+from pgtask.logs import task_fields, worker_context
 from pgtask.models import ClaimedTask, ClaimWait, Outcome, WorkerInfo
 from pgtask.registry import Registry
 from pgtask.retry import reconnect_delay
@@ -75,6 +75,7 @@ class Worker:
         self._notify = self.config.listen and Capability.NOTIFY in self.store.capabilities
         self._runs = Runs()
         self._stopping = asyncio.Event()
+        self.started = asyncio.Event()  # set once registered and claiming (an app awaits it)
         self._slot_freed = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._background = Background(failed=self.stop)
@@ -102,11 +103,11 @@ class Worker:
             raise ValueError("this worker has no task handlers: pass --handlers MODULE "
                              "(or serve HTTP targets)")
         self._log_filter.install()  # before anything logs: a driver error may quote the DSN
-        set_worker(self.id)  # every record from now on names this worker (pgtask.logs)
         try:
-            await self._run()
+            # every record of this run (its tasks, handler threads) names it (pgtask.logs)
+            with worker_context(self.id):
+                await self._run()
         finally:
-            set_worker(None)
             self._log_filter.remove()
 
     async def _run(self) -> None:
@@ -122,6 +123,7 @@ class Worker:
                      self.config.concurrency, self.config.queues or "all",
                      ", ".join(self.registry.names()), extra={"event": "worker.started"})
             self._background.start(self._services(), self._stopping)
+            self.started.set()
             await self._claim_loop()
             await self._drain()
         finally:

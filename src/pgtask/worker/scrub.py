@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
 
+from pgtask.logs import message_of, unformatted
 from pgtask.store.credentials import dsn_secrets
 
 if TYPE_CHECKING:
@@ -86,7 +87,9 @@ def worker_secrets(dsn: str, targets: HttpTargets | None = None,
 
 
 class ScrubFilter(logging.Filter):
-    """A logging filter that scrubs a record's message and traceback in place."""
+    """A logging filter that scrubs a record's message, traceback and stack in place.
+    It never raises: a filter's exception would reach the logging call (a handler's, a
+    library's, the worker's own), where a bad log call must not break anything."""
 
     def __init__(self, scrubber: Scrub) -> None:
         super().__init__()
@@ -94,17 +97,24 @@ class ScrubFilter(logging.Filter):
         self._handlers: list[logging.Handler] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = self._scrub(message)
+        message = message_of(record)
+        # unformattable arguments: their text, cleaned, so no later handler fails on them
+        clean = self._scrub(unformatted(record) if message is None else message)
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info and not record.exc_text:
-            record.exc_text = self._scrub(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
+            try:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            except Exception:  # an exotic exception: its type, rather than no line at all
+                record.exc_text = f"{getattr(record.exc_info[0], '__name__', '?')} (no traceback)"
+        if record.exc_text:
             record.exc_text = self._scrub(record.exc_text)
+        if record.stack_info:  # its source lines may hold a literal DSN
+            record.stack_info = self._scrub(record.stack_info)
         return True
 
     def install(self) -> None:
+        self.remove()  # installed again (a worker run twice): not left on yesterday's handlers
         for name in LOGGERS:
             logging.getLogger(name).addFilter(self)
         # And on the root's handlers (at install time), which see every propagated record:
@@ -118,3 +128,4 @@ class ScrubFilter(logging.Filter):
             logging.getLogger(name).removeFilter(self)
         for handler in self._handlers:
             handler.removeFilter(self)
+        self._handlers = []

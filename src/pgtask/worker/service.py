@@ -49,6 +49,9 @@ async def unless_stopped(stopping: asyncio.Event, work: Awaitable[T]) -> T | Non
     stop = asyncio.ensure_future(stopping.wait())
     try:
         await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # we were cancelled: asyncio.wait leaves `work` running, orphaned
+        task.cancel()
+        raise
     finally:
         stop.cancel()
     if task.done():
