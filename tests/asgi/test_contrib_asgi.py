@@ -41,6 +41,7 @@ def test_the_apps_own_lifespan_runs_inside_the_workers(dsn):
         async with app.router.lifespan_context(app) as state:
             assert state == {"answer": 42}  # what the app's lifespan yields passes through
             assert isinstance(app.state.pgtask_worker, pgtask.Worker)
+            assert app.state.pgtask_worker.started.is_set()  # Worker's public start event
 
     asyncio.run(main())
     assert seen[0].startswith("own start, worker ") and seen[1] == "own stop, worker in flight 0"

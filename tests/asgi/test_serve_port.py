@@ -4,6 +4,7 @@ Before: no such option ("No such option: --serve-port", exit 2)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def _pgtask(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_dashboard_answers_while_the_worker_drains_and_sigterm_stops_both(
-        servers, dsn, task_state):
+        servers, dsn, task_state, tmp_path):
     server = Server([*WORKER, "--serve-port", "0"], dsn)
     servers.append(server)
     assert httpx.get(server.url("/healthz"), timeout=10).status_code == 200
@@ -39,9 +40,17 @@ def test_the_dashboard_answers_while_the_worker_drains_and_sigterm_stops_both(
     wait_until(lambda: all(task_state(t) == "succeeded" for t in quick), message="5 tasks")
     workers = httpx.get(server.url("/api/workers"), timeout=10).json()
     assert [w["pid"] for w in workers["workers"]] == [server.proc.pid]  # itself, one process
-    slow = _enqueue(dsn, 1.5)
-    wait_until(lambda: task_state(slow) == "running", message="the slow task to start")
+    release = tmp_path / "release"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        slow, = conn.execute("select pgtask.enqueue_task('asgi.hold', %s::jsonb)",
+                             (json.dumps({"release": str(release)}),)).fetchone()
+    wait_until(lambda: task_state(slow) == "running", message="the held task to start")
     server.terminate()
+    wait_until(lambda: "stopping" in server.log(), message="the worker to start draining")
+    # Before: the dashboard closed at SIGTERM, so this request found nobody listening.
+    assert httpx.get(server.url("/healthz"), timeout=10).status_code == 200
+    assert task_state(slow) == "running"
+    release.touch()
     assert server.wait(timeout=30 * SCALE) == 0, server.log()
     assert task_state(slow) == "succeeded"
     assert "stopped" in server.log()

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.waiting import SCALE
+from tests.support.workers import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = "tests.django.project.settings"
@@ -35,35 +37,24 @@ def run_scenario(env: dict[str, str], *args: str, python: str = sys.executable) 
     return json.loads(done.stdout)
 
 
-class DjangoWorker:
-    """A worker subprocess (its log in a file under tmp_path), stopped by the fixture."""
+class DjangoWorker(WorkerProcess):
+    """WorkerProcess (log, wait, stop) on an argv and environment of the test's own."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.log_path = log
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out,
-                                         stderr=subprocess.STDOUT)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        # Kept open for the process's life and closed by stop(), as WorkerProcess does.
+        self.log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="pgtask-django-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self.log_file,
+                                     stderr=subprocess.STDOUT)
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Any]:
+def start_worker() -> Iterator[Any]:
     """Factory: start_worker(argv, env) runs a worker subprocess; stopped after the test."""
     started: list[DjangoWorker] = []
 
     def start(argv: list[str], env: dict[str, str]) -> DjangoWorker:
-        worker = DjangoWorker(argv, env, tmp_path / f"worker-{len(started)}.log")
+        worker = DjangoWorker(argv, env)
         started.append(worker)
         return worker
 

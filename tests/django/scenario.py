@@ -104,7 +104,9 @@ def ordered() -> dict[str, Any]:
             "high": tasks.add.using(priority=100).enqueue(3, 0).id,
             "emails": tasks.send_receipt.enqueue(1, to="b@example.com").id,
             "pids": [project_tasks.backend_pid.enqueue().id for _ in range(2)],
-            "running": project_tasks.seen_running.enqueue().id}
+            "running": project_tasks.seen_running.enqueue().id,
+            "async_pid": project_tasks.async_pid.enqueue().id,
+            "async_sync_orm": project_tasks.async_sync_orm.enqueue().id}
 
 
 def wait(ids: list[str], timeout: float) -> dict[str, Any]:
@@ -139,8 +141,13 @@ def invalid() -> dict[str, Any]:
         bad_queues = "accepted"
     except ImproperlyConfigured as exc:
         bad_queues = str(exc)
+    # A task of another type (not a Django task) is no result of this backend's.
+    foreign = str(pgtask.enqueue(connection, "other.thing", {"x": 1}))
+    cancelled = str(pgtask.enqueue(connection, "shop.tasks.add", {"args": [1, 1]}))
+    with connection.cursor() as cur:
+        cur.execute("select pgtask.cancel_task(%s, 'not wanted')", [int(cancelled)])
     unknown = []
-    for result_id in ("999999", "x1", "99999999999999999999"):
+    for result_id in ("999999", "x1", "99999999999999999999", foreign):
         try:
             task_backends["default"].get_result(result_id)
         except TaskResultDoesNotExist:
@@ -154,7 +161,8 @@ def invalid() -> dict[str, Any]:
                                                  run_after=timezone.now().replace(tzinfo=None))),
         "mysql": _refusal(lambda: Task(func=badnames.fine, backend="onmysql")),
         "fine": _refusal(lambda: Task(func=badnames.fine)),
-        "bad_queues": bad_queues, "unknown_ids": unknown,
+        "bad_queues": bad_queues, "unknown_ids": unknown, "foreign": foreign,
+        "cancelled": describe(task_backends["default"].get_result(cancelled)),
     }
 
 

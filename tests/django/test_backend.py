@@ -9,8 +9,9 @@ import sys
 from datetime import datetime, timedelta
 
 from tests.django.conftest import ROOT, SETTINGS, django_env, run_scenario
+from tests.support.waiting import SCALE
 
-WAIT = "20"  # seconds (the scenario polls; it returns as soon as every task finished)
+WAIT = str(20 * SCALE)  # seconds (the scenario polls; it returns as soon as every task finished)
 
 
 def _runnable(enqueued: dict) -> list[str]:
@@ -92,6 +93,14 @@ def test_management_command_honours_priority_and_queue(dsn, db, start_worker):
     running = run_scenario(env, "wait", WAIT, ids["running"])[ids["running"]]
     assert running["return_value"] == {"id": ids["running"], "status": "RUNNING",
                                        "attempt": 1, "started": True, "finished": False}
+    # Async tasks reach the database through sync_to_async (as the async ORM does); the
+    # sync ORM called straight from one fails it with Django's own clear exception.
+    done = run_scenario(env, "wait", WAIT, ids["async_pid"], ids["async_sync_orm"])
+    assert isinstance(done[ids["async_pid"]]["return_value"], int)
+    refused = done[ids["async_sync_orm"]]
+    assert refused["status"] == "FAILED"
+    assert refused["errors"][-1]["exception_class_path"] == \
+        "django.core.exceptions.SynchronousOnlyOperation"
     skipped = run_scenario(env, "wait", "0", ids["emails"])  # a queue this worker skips
     assert skipped[ids["emails"]]["status"] == "READY"
 
@@ -107,7 +116,11 @@ def test_validate_task_says_how_to_fix(dsn):
     assert "mysqlclient" in said["mysql"]
     assert said["fine"] == "accepted"
     assert "invalid queue 'Bad Queue'" in said["bad_queues"]
-    assert said["unknown_ids"] == ["999999", "x1", "99999999999999999999"]
+    assert said["unknown_ids"] == ["999999", "x1", "99999999999999999999", said["foreign"]]
+    cancelled = said["cancelled"]  # Django has no "cancelled": failed, the reason its error
+    assert cancelled["status"] == "FAILED"
+    assert cancelled["errors"] == [{"exception_class_path": "pgtask.errors.Cancel",
+                                    "traceback": "not wanted"}]
 
 
 def test_system_check_reports_an_unsupported_database(dsn):

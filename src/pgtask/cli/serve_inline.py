@@ -2,8 +2,9 @@
 
 The "single binary" deployment: one process, one unit to supervise. The dashboard runs as
 one of the worker's background services (worker/service.py), on the worker's event loop,
-so the worker's own signal handling stops both: SIGTERM stops claiming, the dashboard
-closes, running tasks get the shutdown timeout, the rest are released.
+so the worker's own signal handling stops both: SIGTERM stops claiming, running tasks get
+the shutdown timeout, the rest are released, and then the dashboard closes: it keeps
+answering (API, dashboard, /metrics) while the worker drains.
 
 The dashboard's options and rules are `pgtask serve`'s own: its --auth-file, --insecure,
 --allowed-host and --session-ttl options are reused (not copied) and its web_app() makes
@@ -56,7 +57,8 @@ def serve_inline_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--serve-port", type=click.IntRange(0, 65535), default=None,
         help="Also serve `pgtask serve`'s API, dashboard and /metrics from this process on "
-             "this port (0: any free port); SIGTERM stops both.")(wrapper)
+             "this port (0: any free port); SIGTERM stops both, the dashboard after "
+             "the drain.")(wrapper)
 
 
 def serve_inline(url: str, processes: int) -> InlineServer | None:
@@ -114,11 +116,11 @@ class InlineServer:
         server = uvicorn.Server(config)
         server.capture_signals = _no_signals  # type: ignore[method-assign]
         serving = asyncio.create_task(server.serve(sockets=[self.sock]))
-        stopped = asyncio.create_task(stopping.wait())
         try:
-            await asyncio.wait([serving, stopped], return_when=asyncio.FIRST_COMPLETED)
+            # Not until `stopping`: the dashboard answers through the drain (to watch it);
+            # the worker cancels its services once the drain is over (runner._shut_down).
+            await asyncio.wait([serving])
         finally:
-            stopped.cancel()
             server.should_exit = True
             await _finish(serving)
             self.sock.close()

@@ -32,18 +32,6 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 STATE_NAME = "pgtask_worker"
 
 
-class _AppWorker(Worker):
-    """A Worker that says when it has started (registered), so that start-up can wait."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.started = asyncio.Event()
-
-    async def _register(self) -> None:  # the start, and every re-registration after it
-        await super()._register()
-        self.started.set()
-
-
 def _registry(handlers: Registry | Sequence[str] | None) -> Registry:
     if handlers is None:
         return default_registry  # the tasks the app declared with @pgtask.task
@@ -65,7 +53,7 @@ async def running_worker(dsn: str | None = None,
     Start-up errors (ConfigError, SchemaError, ValueError) are raised here.
     """
     extra = {key: options.pop(key) for key in ("targets", "metrics") if key in options}
-    worker = _AppWorker(resolve_dsn(dsn), _registry(handlers), WorkerConfig(**options),
+    worker = Worker(resolve_dsn(dsn), _registry(handlers), WorkerConfig(**options),
                         **extra)
     job = asyncio.create_task(worker.run(), name="pgtask-worker")
     started = asyncio.create_task(worker.started.wait())

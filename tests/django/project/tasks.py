@@ -1,5 +1,6 @@
 """Test-only tasks, found through the backend's OPTIONS["TASK_MODULES"] (settings.py)."""
 
+from asgiref.sync import sync_to_async
 from django.db import connection
 
 try:
@@ -8,12 +9,28 @@ except ImportError:
     from django_tasks import task
 
 
-@task
-def backend_pid():
-    """The Postgres backend pid of the connection Django gives this task's thread."""
+def _pid():
     with connection.cursor() as cur:
         cur.execute("select pg_backend_pid()")
         return cur.fetchone()[0]
+
+
+@task
+def backend_pid():
+    """The Postgres backend pid of the connection Django gives this task's thread."""
+    return _pid()
+
+
+@task
+async def async_pid():
+    """An async task on the database the way Django's async ORM methods go (sync_to_async)."""
+    return await sync_to_async(_pid)()
+
+
+@task
+async def async_sync_orm():
+    """An async task calling the sync ORM straight: Django refuses (SynchronousOnlyOperation)."""
+    return _pid()
 
 
 @task(takes_context=True)
