@@ -50,3 +50,26 @@ def test_every_rule_has_severity_and_annotations():
     unit_tests = yaml.safe_load((RULES.parent / "pgtask-alerts.test.yml").read_text())
     tested = {case["alertname"] for t in unit_tests["tests"] for case in t["alert_rule_test"]}
     assert tested == names  # each rule has unit tests
+
+
+def test_the_commands_the_alerts_suggest_exist():
+    """A `pgtask ...` an alert's description tells the on-call to run parses as a pgtask
+    command line: its command and options exist (a stale name would send them astray)."""
+    import re
+    import shlex
+
+    import click
+
+    from pgtask.cli import cli
+
+    suggested = [re.sub(r"\{\{[^}]*\}\}", "mail", found)
+                 for rule in rules() for text in rule["annotations"].values()
+                 for found in re.findall(r"`pgtask ([^`]+)`", text)]
+    assert len(suggested) >= 2
+    for line in suggested:
+        args, command = shlex.split(line), cli
+        while isinstance(command, click.Group):
+            sub = command.get_command(click.Context(command), args[0])
+            assert sub is not None, line
+            command, args = sub, args[1:]
+        command.make_context(line.split()[0], args)  # raises click.UsageError if stale

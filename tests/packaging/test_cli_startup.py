@@ -122,3 +122,34 @@ def test_the_http_user_agent_carries_the_same_version():
 
     version = _pyproject_version()
     assert USER_AGENT.removeprefix("pgtask/") == version
+
+
+def _leaves(command: click.Command, path: str) -> list[tuple[str, click.Command]]:
+    """Every runnable command under `command` (a group's subcommands, as the lazy group
+    loads them), with its path, e.g. 'schedule ls'."""
+    if not isinstance(command, click.Group):
+        return [(path, command)]
+    ctx = click.Context(command)
+    found = []
+    for name in command.list_commands(ctx):
+        sub = command.get_command(ctx, name)
+        assert sub is not None, f"{path} {name}"
+        found += _leaves(sub, f"{path} {name}".strip())
+    return found
+
+
+def test_every_command_that_takes_a_dsn_passes_the_start_up_check_once_loaded():
+    """The lazy group puts cli/startup.py's check in front of each command as it loads, a
+    group's subcommands included (`queue set`, `schedule add`): none is missed, none is
+    wrapped twice."""
+    from pgtask.cli import startup
+
+    guarded = startup._checked("x", lambda: None).__code__
+    leaves = _leaves(cli, "")
+    assert {"queue ls", "schedule add", "serve", "worker"} <= {path for path, _ in leaves}
+    for path, command in leaves:
+        if any(p.name == "dsn" for p in command.params):
+            callback = command.callback
+            assert callback is not None and callback.__code__ is guarded, path
+            assert callback.__wrapped__.__code__ is not guarded, path
+    assert sum(any(p.name == "dsn" for p in c.params) for _, c in leaves) > len(COMMANDS)

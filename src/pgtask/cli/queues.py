@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -26,10 +26,6 @@ from pgtask.queue_settings import QUEUE_SETTINGS, QueueSetting
 from pgtask.redact import redact_url
 from pgtask.store.base import Row
 from pgtask.store.operators import open_operator
-
-# rich is imported where output is made: `pgtask <command> --help` never needs it.
-if TYPE_CHECKING:
-    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 

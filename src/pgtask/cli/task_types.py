@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pgtask.cli.common import cell, console, when
 from pgtask.registry import Registry
 from pgtask.store.base import Row
 from pgtask.store.operators import open_operator
-
-# rich is imported where output is made: `pgtask <command> --help` never needs it.
-if TYPE_CHECKING:
-    pass
 
 
 def attempts(value: int | None) -> str:

@@ -23,7 +23,8 @@ The first scrape carries every series at 0 that later ones may move: the task co
 each (queue, type) with unfinished tasks, the histograms for each queue of the snapshot, and
 from then on the counters of every pair any counter has seen; so rate() and increase() count
 the first event of a series instead of taking it as the series' start. (HTTP statuses and
-pairs first seen enqueued cannot be known beforehand.)
+pairs first seen enqueued cannot be known beforehand; past KNOWN's 2000 pairs, a pair's
+series starts at its first event.)
 """
 
 from __future__ import annotations

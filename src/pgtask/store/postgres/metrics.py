@@ -84,16 +84,21 @@ select h.queue, coalesce(a.status::text, 'none') as status, count(*) as n
 
 # The queue and type of every unfinished task: the series the next finishes will land in.
 # pgtask.tasks is small by design (TOP_QUEUES scans it every second); the limit bounds the
-# answer on a database with a runaway number of types.
+# answer on a database with a runaway number of types (pairs past it start at their first
+# event: a missed first increase, never a wrong count). Read once, at the first scrape.
 KNOWN = """
 select queue, task_type from pgtask.tasks group by 1, 2 order by 1, 2 limit 2000
 """
 # What keeps vacuum from removing the dead rows of pgtask.tasks (docs: the xmin horizon):
 # - seconds: how long the oldest transaction that holds it has been open, a transaction in
-#   this database (or a walsender) with a snapshot (backend_xmin) or a transaction id
+#   this database (or a physical walsender) with a snapshot (backend_xmin) or a transaction id
 #   (backend_xid; an idle-in-transaction writer has no snapshot but still holds it), or a
 #   prepared transaction; 0 when there is none. Our own backend is left out.
 # - xids: how many transactions back the oldest of those, or a replication slot's xmin, is.
+# Left out as Postgres's own horizon (procarray.c) leaves them out, so that a long vacuum
+# of a big table does not raise PgtaskXminHorizonHeld: autovacuum workers (a lazy vacuum's
+# snapshot holds back no one) and logical walsenders (their slot's xmin counts, below); a
+# physical walsender (datname null) carries a standby's hot_standby_feedback xmin.
 XMIN = """
 with holders as (
   select extract(epoch from clock_timestamp() - a.xact_start)::float8 as seconds,
@@ -101,7 +106,9 @@ with holders as (
     from pg_stat_activity a
    where (a.backend_xmin is not null or a.backend_xid is not null)
      and a.pid <> pg_backend_pid()
-     and (a.datname = current_database() or a.backend_type = 'walsender')
+     and case a.backend_type when 'autovacuum worker' then false
+                             when 'walsender' then a.datname is null
+                             else a.datname = current_database() end
   union all
   select extract(epoch from clock_timestamp() - p.prepared)::float8, age(p.transaction)::bigint
     from pg_prepared_xacts p where p.database = current_database()

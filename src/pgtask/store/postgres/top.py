@@ -162,7 +162,11 @@ select s.n_dead_tup, s.n_live_tup, s.last_autovacuum, s.last_vacuum,
            -- horizon back all the same.
            where (a.backend_xmin is not null or a.backend_xid is not null)
              and a.pid <> pg_backend_pid()
-             and (a.datname = current_database() or a.backend_type = 'walsender')
+             -- As the xmin metric counts (store/postgres/metrics.py): vacuum ignores a
+             -- running vacuum, and a logical walsender holds back only through its slot.
+             and case a.backend_type when 'autovacuum worker' then false
+                                     when 'walsender' then a.datname is null
+                                     else a.datname = current_database() end
            order by greatest(age(a.backend_xmin), age(a.backend_xid)) desc limit 1)
          union all
          (select 'slot', r.slot_name::text, age(r.xmin)::bigint, null,
