@@ -19,6 +19,7 @@ from tests.support.workers import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = "tests.django.project.settings"
+SIGNALS_ENV = "PGTASK_TEST_DJANGO_SIGNALS"  # where tests/django/project/receivers.py records
 
 
 def django_env(dsn: str) -> dict[str, str]:
@@ -58,6 +59,7 @@ def start_worker() -> Iterator[Any]:
         started.append(worker)
         return worker
 
+    start.started = started  # type: ignore[attr-defined]
     yield start
     for worker in started:
         worker.stop()

@@ -89,6 +89,7 @@ def enqueue() -> dict[str, Any]:
         "failing": tasks.charge_card.enqueue(7).id,
         "flaky": tasks.flaky.enqueue(order_id=8).id,
         "async": tasks.notify.enqueue(9).id,
+        "not_json": project_tasks.not_json.enqueue().id,
         "aenqueued": asyncio.run(tasks.add.aenqueue(5, 5)).id,
         "aget": describe(asyncio.run(tasks.add.aget_result(added.id)))["status"],
         "urgent": describe(tasks.add.using(priority=-100).enqueue(0, 0)),

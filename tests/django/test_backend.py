@@ -4,11 +4,13 @@ its transaction, a worker started from Django settings, results through get_resu
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from tests.django.conftest import ROOT, SETTINGS, django_env, run_scenario
+from tests.django.conftest import ROOT, SETTINGS, SIGNALS_ENV, django_env, run_scenario
 from tests.support.waiting import SCALE
 
 WAIT = str(20 * SCALE)  # seconds (the scenario polls; it returns as soon as every task finished)
@@ -17,11 +19,14 @@ WAIT = str(20 * SCALE)  # seconds (the scenario polls; it returns as soon as eve
 def _runnable(enqueued: dict) -> list[str]:
     return [enqueued["added"]["id"], enqueued["receipt"], enqueued["failing"],
             enqueued["flaky"], enqueued["async"], enqueued["urgent"]["id"],
-            enqueued["aenqueued"], enqueued["plain"]]
+            enqueued["aenqueued"], enqueued["plain"], enqueued["not_json"]]
 
 
-def check_scenario(env: dict, db, start_worker, python: str = sys.executable) -> dict:
-    """Rollback -> no task; commit -> a `pgtask worker --django` runs it; the results."""
+def check_scenario(env: dict, db, start_worker, signals: Path,
+                   python: str = sys.executable) -> dict:
+    """Rollback -> no task; commit -> a `pgtask worker --django` runs it; the results, and
+    the task signals the worker sent (recorded to `signals` by tests/django/project)."""
+    env = {**env, SIGNALS_ENV: str(signals)}
     enqueued = run_scenario(env, "enqueue", python=python)
     # Inside the atomic block the task was visible on Django's connection; rolled back, gone.
     assert enqueued["seen_inside"] == "READY"
@@ -32,7 +37,8 @@ def check_scenario(env: dict, db, start_worker, python: str = sys.executable) ->
     assert enqueued["added_read"]["args"] == [2, 3]
     assert enqueued["aget"] == "READY"
 
-    start_worker([python, "-m", "pgtask", "worker", "--django", SETTINGS], env)
+    start_worker([python, "-m", "pgtask", "worker", "--django", SETTINGS,
+                  "--log-format", "json"], env)
     results = run_scenario(env, "wait", WAIT, *_runnable(enqueued), python=python)
     added = results[enqueued["added"]["id"]]
     assert (added["status"], added["return_value"], added["attempts"]) == ("SUCCESSFUL", 5, 1)
@@ -55,6 +61,8 @@ def check_scenario(env: dict, db, start_worker, python: str = sys.executable) ->
     assert results[enqueued["async"]]["return_value"] == "notified 9"
     assert results[enqueued["aenqueued"]]["return_value"] == 10
     assert results[enqueued["plain"]]["return_value"] == 42  # kwargs absent: {}
+    assert (results[enqueued["not_json"]]["status"], results[enqueued["not_json"]]["attempts"]) \
+        == ("FAILED", 1)  # a set is no JSON: dead at once
 
     # Deferred an hour: still waiting after everything else ran.
     deferred = run_scenario(env, "wait", "0", enqueued["deferred"]["id"], python=python)
@@ -67,11 +75,51 @@ def check_scenario(env: dict, db, start_worker, python: str = sys.executable) ->
     assert late["queue"] == "emails"
     assert late["run_at"] - late["created_at"] > timedelta(minutes=59)
     assert datetime.fromisoformat(enqueued["deferred"]["run_after"]) == late["run_at"]
+    check_signals(enqueued, signals, start_worker, {r["api"] for r in results.values()})
     return results
 
 
-def test_rollback_commit_run_and_results(dsn, db, start_worker):
-    results = check_scenario(django_env(dsn), db, start_worker)
+def check_signals(enqueued: dict, signals: Path, start_worker, api: set[str]) -> None:
+    """task_started then task_finished around every attempt, though a receiver raised."""
+    sent: dict[str, list[tuple]] = {}
+    text = signals.read_text() if signals.exists() else ""  # before: no receiver ever ran
+    lines = [json.loads(line) for line in text.splitlines()]
+    for s in lines:
+        sent.setdefault(s["id"], []).append(
+            (s["signal"], s["status"], s["attempts"], s["errors"], s.get("return_value")))
+    assert {s["sender"] for s in lines} == {"pgtask.contrib.django.backend.PgTaskBackend"}
+    assert all(s["started"] and s["finished"] == (s["signal"] == "finished") for s in lines)
+    assert {len(s["worker_ids"]) for s in lines} == {1, 2}
+    assert {s["api"] for s in lines} == api  # django.tasks on Django 6, else the backport
+    assert sent[enqueued["added"]["id"]] == [("started", "RUNNING", 1, [], None),
+                                            ("finished", "SUCCESSFUL", 1, [], 5)]
+    gateway = "builtins.ConnectionError"
+    assert sent[enqueued["flaky"]] == [  # failed and retried: FAILED, then a second attempt
+        ("started", "RUNNING", 1, [], None), ("finished", "FAILED", 1, [gateway], None),
+        ("started", "RUNNING", 2, [gateway], None),
+        ("finished", "SUCCESSFUL", 2, [gateway], {"order": 8, "attempt": 2})]
+    declined = "builtins.RuntimeError"
+    assert sent[enqueued["failing"]] == [
+        ("started", "RUNNING", 1, [], None), ("finished", "FAILED", 1, [declined], None),
+        ("started", "RUNNING", 2, [declined], None),
+        ("finished", "FAILED", 2, [declined, declined], None)]
+    assert sent[enqueued["async"]] == [("started", "RUNNING", 1, [], None),  # async def
+                                       ("finished", "SUCCESSFUL", 1, [], "notified 9")]
+    assert sent[enqueued["not_json"]] == [("started", "RUNNING", 1, [], None),  # pgtask: dead
+                                          ("finished", "FAILED", 1, ["builtins.TypeError"], None)]
+    # The receiver that raised on every signal was logged, by event name, and ignored.
+    [worker] = start_worker.started
+    records = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+    failed = [r for r in records if r["event"] == "django.receiver_failed"]
+    added = [r for r in failed if r.get("task_id") == int(enqueued["added"]["id"])]
+    assert [r["message"].split(" receiver")[0] for r in added] == ["task_started",
+                                                                   "task_finished"]
+    assert "receiver boom for task" in added[0]["message"]
+    assert added[0]["level"] == "error" and added[0]["attempt"] == 1
+
+
+def test_rollback_commit_run_and_results(dsn, db, start_worker, tmp_path):
+    results = check_scenario(django_env(dsn), db, start_worker, tmp_path / "signals.jsonl")
     assert {r["django"] for r in results.values()} == {__import__("django").__version__}
     assert {r["api"] for r in results.values()} == {"django_tasks.base"}
 

@@ -51,13 +51,14 @@ def _django6_venv(base: str) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # a fresh clone builds the venv first (~35 s here; pip may be slow)
-def test_django_6_1_builtin_tasks(dsn, db, start_worker):
+def test_django_6_1_builtin_tasks(dsn, db, start_worker, tmp_path):
     base = _python312()
     if base is None:
         if CI:
             pytest.fail("CI=true but no Python >= 3.12 found (PATH, ~/.pyenv) for Django 6.1")
         pytest.skip("no Python >= 3.12 found (PATH, ~/.pyenv): Django 6.1 needs it")
     python = str(_django6_venv(base))
-    results = check_scenario(django_env(dsn), db, start_worker, python=python)
+    results = check_scenario(django_env(dsn), db, start_worker, tmp_path / "signals.jsonl",
+                             python=python)
     assert {r["django"][:4] for r in results.values()} == {"6.1."}
     assert {r["api"] for r in results.values()} == {"django.tasks.base"}  # not the backport

@@ -29,3 +29,5 @@ TASKS = {
 DATABASES["legacy"] = {"ENGINE": "django.db.backends.mysql", "NAME": "legacy"}
 TASKS["onmysql"] = {"BACKEND": "pgtask.contrib.django.PgTaskBackend",
                     "OPTIONS": {"DATABASE": "legacy"}}
+# Its ready() connects the signal receivers the tests read (receivers.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.django.project.apps.ProjectConfig"]  # noqa: F405

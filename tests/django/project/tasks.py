@@ -39,3 +39,9 @@ def seen_running(context):
     result = context.task_result
     return {"id": result.id, "status": result.status.value, "attempt": context.attempt,
             "started": result.started_at is not None, "finished": result.is_finished}
+
+
+@task
+def not_json():
+    """Returns a set: no JSON, so pgtask fails the task for good (and task_finished says so)."""
+    return {1, 2}

@@ -8,7 +8,8 @@
 commits or rolls back with the caller's transaction (transaction.atomic). The task type is
 the task function's module path, the payload {"args": [...], "kwargs": {...}}; priorities
 scale by ten onto pgtask's -1000..1000 (higher runs first in both). `pgtask worker --django
-SETTINGS` or `manage.py pgtask_worker` runs the tasks (pgtask.contrib.django.worker).
+SETTINGS` or `manage.py pgtask_worker` runs the tasks (pgtask.contrib.django.worker), sending
+Django's task_started and task_finished around every attempt (pgtask.contrib.django.signals).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ PgTaskBackend becomes a pgtask handler of its module path, in the worker's regis
 
 The worker itself is unchanged: sync task functions run in its handler threads, async ones
 on its event loop. Around each run, Django's connections are closed when unusable or past
-CONN_MAX_AGE (close_old_connections), as Django does around each request.
+CONN_MAX_AGE (close_old_connections), as Django does around each request. Each attempt
+reads the task's running result once (get_result: the same read a takes_context task's
+context needs) and sends Django's task_started / task_finished with it (signals.py).
 """
 
 from __future__ import annotations
@@ -80,7 +82,11 @@ def register_tasks(tasks: Iterable[Any], registry: Registry = default_registry) 
 
 
 def handler_for(task: Any) -> Callable[[PgTaskContext], Any]:
-    """A pgtask handler that calls the Django task with the task's args and kwargs."""
+    """A pgtask handler that calls the Django task with the task's args and kwargs, between
+    Django's task_started and task_finished signals (pgtask.contrib.django.signals)."""
+    from pgtask.contrib.django import signals
+    from pgtask.contrib.django.compat import task_finished, task_started
+
     if inspect.iscoroutinefunction(task.func):
         async def run_async(ctx: PgTaskContext) -> Any:
             from asgiref.sync import sync_to_async
@@ -89,10 +95,18 @@ def handler_for(task: Any) -> Callable[[PgTaskContext], Any]:
             await sync_to_async(close_old_connections)()
             try:
                 args, kwargs = mapping.split_payload(ctx.payload)
+                # The running result, read once: the signals' and the context's.
+                started = await task.get_backend().aget_result(str(ctx.id))
                 if task.takes_context:
-                    result = await task.get_backend().aget_result(str(ctx.id))
-                    args = [_context(result), *args]
-                return await task.func(*args, **kwargs)
+                    args = [_context(started), *args]
+                await signals.asend(task_started, started)
+                try:
+                    value = await task.func(*args, **kwargs)
+                except Exception as exc:
+                    await signals.asend(task_finished, signals.failed(started, exc))
+                    raise
+                await signals.asend(task_finished, signals.returned(started, value))
+                return value
             finally:
                 await sync_to_async(close_old_connections)()
 
@@ -104,9 +118,17 @@ def handler_for(task: Any) -> Callable[[PgTaskContext], Any]:
         close_old_connections()
         try:
             args, kwargs = mapping.split_payload(ctx.payload)
+            started = task.get_backend().get_result(str(ctx.id))
             if task.takes_context:
-                args = [_context(task.get_backend().get_result(str(ctx.id))), *args]
-            return task.call(*args, **kwargs)
+                args = [_context(started), *args]
+            signals.send(task_started, started)
+            try:
+                value = task.call(*args, **kwargs)
+            except Exception as exc:
+                signals.send(task_finished, signals.failed(started, exc))
+                raise
+            signals.send(task_finished, signals.returned(started, value))
+            return value
         finally:
             close_old_connections()
 
