@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "pgtask"
-FACES = ("pgtask.cli", "pgtask.console", "pgtask.web")
+FACES = ("pgtask.cli", "pgtask.console", "pgtask.web", "pgtask.contrib")
 # What each room must not import (prefixes of module names).
 FORBIDDEN = {
     "pgtask.store": (*FACES, "pgtask.worker", "pgtask.ops", "pgtask.client", "pgtask.follow",
@@ -22,6 +22,10 @@ FORBIDDEN = {
     "pgtask.undecodable": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
     "pgtask.queue_settings": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
     "pgtask.schedules": ("pgtask.store", "pgtask.worker", "pgtask.ops", *FACES),
+    # Beside the runtime, below it: the worker and the client import these, not the reverse.
+    "pgtask.logs": ("pgtask.store", "pgtask.worker", "pgtask.ops", "pgtask.client", *FACES),
+    "pgtask.telemetry": ("pgtask.store", "pgtask.worker", "pgtask.ops", "pgtask.client",
+                         *FACES),
 }
 
 
