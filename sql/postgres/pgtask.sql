@@ -1444,8 +1444,9 @@ end
 $$;
 
 -- Forget finished tasks older than "older_than", with their keys, logs and HTTP attempts;
--- also completed groups and schedule fire times that old.
--- Returns how many tasks were forgotten.
+-- also completed groups and schedule fire times that old, all in one statement and one
+-- transaction however many there are: prune_batch below is the bounded form, which pgtask's
+-- own callers use. Returns how many tasks were forgotten.
 create function pgtask.prune(older_than interval default '7 days', now timestamptz default null)
 returns bigint
 language plpgsql volatile security definer
@@ -1471,6 +1472,59 @@ begin
   -- Old fire times lie behind every schedule's next_fire_at: nothing enqueues them again.
   delete from pgtask.schedule_fires f where f.fire_at < _cutoff;
   delete from pgtask.groups g where g.completed_at < _cutoff;
+  return _count;
+end
+$$;
+
+-- Forget up to batch_size of the oldest finished tasks older than "older_than", with their
+-- keys, logs and HTTP attempts; also up to batch_size completed groups and as many schedule
+-- fire times that old. The bounded form of prune: a caller loops, one short transaction per
+-- call, until a call returns fewer than batch_size, so no prune holds the xmin horizon back
+-- or writes a burst of WAL (one DELETE of 5,000,000 rows took 6 s and slowed a drain to
+-- 0.64x). Oldest first, by task_history_finished_at; SKIP LOCKED lets two pruners share the
+-- work instead of queueing behind each other. Returns how many tasks were forgotten.
+create function pgtask.prune_batch(older_than interval default '7 days',
+                                   batch_size integer default 10000,
+                                   now timestamptz default null)
+returns bigint
+language plpgsql volatile security definer
+set search_path = pgtask, pg_catalog, pg_temp
+as $$
+declare
+  _cutoff timestamptz := pgtask.clock(prune_batch.now) - older_than;
+  _count  bigint;
+begin
+  if batch_size is null or batch_size < 1 or batch_size > 1000000 then
+    raise exception 'pgtask: batch_size must be between 1 and 1000000, not %',
+      coalesce(batch_size::text, 'NULL')
+      using errcode = 'invalid_parameter_value',
+            hint = 'The default, 10000, takes ~0.1 s a call.';
+  end if;
+  with victims as (
+    select h.id from pgtask.task_history h where h.finished_at < _cutoff
+     order by h.finished_at limit batch_size for update skip locked
+  ), old as (
+    delete from pgtask.task_history h using victims v where h.id = v.id
+    returning h.id, h.queue, h.idempotency_key
+  ), keys as (
+    delete from pgtask.idempotency_keys k using old o
+     where o.idempotency_key is not null and k.queue = o.queue and k.key = o.idempotency_key
+       and k.task_id = o.id
+  ), logs as (
+    delete from pgtask.task_logs l using old o where l.task_id = o.id
+  ), attempts as (
+    delete from pgtask.http_attempts a using old o where a.task_id = o.id
+  )
+  select count(*) into _count from old;
+  -- Old fire times lie behind every schedule's next_fire_at: nothing enqueues them again.
+  delete from pgtask.schedule_fires f using (
+    select s.schedule, s.fire_at from pgtask.schedule_fires s where s.fire_at < _cutoff
+     order by s.fire_at limit batch_size for update skip locked) o
+   where f.schedule = o.schedule and f.fire_at = o.fire_at;
+  delete from pgtask.groups g using (
+    select c.id from pgtask.groups c where c.completed_at < _cutoff
+     limit batch_size for update skip locked) o
+   where g.id = o.id;
   return _count;
 end
 $$;

@@ -55,6 +55,7 @@ grant execute on function
   pgtask.set_worker_waiting(text, boolean),
   pgtask.rescue_tasks(timestamptz),
   pgtask.prune(interval, timestamptz),
+  pgtask.prune_batch(interval, integer, timestamptz),
   pgtask.append_logs(bigint[], integer[], timestamptz[], text[], text[]),
   pgtask.record_http_attempts(bigint[], integer[], interval[], integer[], double precision[],
                               text[], text[], timestamptz),

@@ -260,3 +260,83 @@ begin
 end
 $$;
 drop table pg_temp.pgtask_0006_grants;
+
+-------------------------------------------------------------------------------------------
+-- Pruning in bounded batches
+-------------------------------------------------------------------------------------------
+
+-- Forget up to batch_size of the oldest finished tasks older than "older_than", with their
+-- keys, logs and HTTP attempts; also up to batch_size completed groups and as many schedule
+-- fire times that old. The bounded form of prune: a caller loops, one short transaction per
+-- call, until a call returns fewer than batch_size, so no prune holds the xmin horizon back
+-- or writes a burst of WAL (one DELETE of 5,000,000 rows took 6 s and slowed a drain to
+-- 0.64x). Oldest first, by task_history_finished_at; SKIP LOCKED lets two pruners share the
+-- work instead of queueing behind each other. Returns how many tasks were forgotten.
+create function pgtask.prune_batch(older_than interval default '7 days',
+                                   batch_size integer default 10000,
+                                   now timestamptz default null)
+returns bigint
+language plpgsql volatile security definer
+set search_path = pgtask, pg_catalog, pg_temp
+as $$
+declare
+  _cutoff timestamptz := pgtask.clock(prune_batch.now) - older_than;
+  _count  bigint;
+begin
+  if batch_size is null or batch_size < 1 or batch_size > 1000000 then
+    raise exception 'pgtask: batch_size must be between 1 and 1000000, not %',
+      coalesce(batch_size::text, 'NULL')
+      using errcode = 'invalid_parameter_value',
+            hint = 'The default, 10000, takes ~0.1 s a call.';
+  end if;
+  with victims as (
+    select h.id from pgtask.task_history h where h.finished_at < _cutoff
+     order by h.finished_at limit batch_size for update skip locked
+  ), old as (
+    delete from pgtask.task_history h using victims v where h.id = v.id
+    returning h.id, h.queue, h.idempotency_key
+  ), keys as (
+    delete from pgtask.idempotency_keys k using old o
+     where o.idempotency_key is not null and k.queue = o.queue and k.key = o.idempotency_key
+       and k.task_id = o.id
+  ), logs as (
+    delete from pgtask.task_logs l using old o where l.task_id = o.id
+  ), attempts as (
+    delete from pgtask.http_attempts a using old o where a.task_id = o.id
+  )
+  select count(*) into _count from old;
+  -- Old fire times lie behind every schedule's next_fire_at: nothing enqueues them again.
+  delete from pgtask.schedule_fires f using (
+    select s.schedule, s.fire_at from pgtask.schedule_fires s where s.fire_at < _cutoff
+     order by s.fire_at limit batch_size for update skip locked) o
+   where f.schedule = o.schedule and f.fire_at = o.fire_at;
+  delete from pgtask.groups g using (
+    select c.id from pgtask.groups c where c.completed_at < _cutoff
+     limit batch_size for update skip locked) o
+   where g.id = o.id;
+  return _count;
+end
+$$;
+
+revoke all on function pgtask.prune_batch(interval, integer, timestamptz) from public;
+
+-- Whoever may prune may prune in batches: prune's owner (it is SECURITY DEFINER, see the
+-- trace-context section) and every grant prune holds (the roles script's, or an
+-- operator's own) are copied onto prune_batch.
+do $$
+declare
+  _prune   regprocedure := 'pgtask.prune(interval, timestamptz)'::regprocedure;
+  _owner   text;
+  _grantee text;
+begin
+  select p.proowner::regrole::text into _owner from pg_proc p where p.oid = _prune;
+  execute format('alter function pgtask.prune_batch(interval, integer, timestamptz) owner to %s',
+                 _owner);
+  for _grantee in select a.grantee::regrole::text from pg_proc p, aclexplode(p.proacl) a
+                   where p.oid = _prune and a.privilege_type = 'EXECUTE' and a.grantee <> 0
+                     and a.grantee <> p.proowner order by 1 loop
+    execute format('grant execute on function pgtask.prune_batch(interval, integer, timestamptz) to %s',
+                   _grantee);
+  end loop;
+end
+$$;

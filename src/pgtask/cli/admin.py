@@ -20,6 +20,7 @@ from pgtask.cli.units import (
 )
 from pgtask.store.base import Operator
 from pgtask.store.operators import open_operator
+from pgtask.store.pruning import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,10 +112,14 @@ def cancel(ids: tuple[int, ...], state: str | None, queue: str | None, task_type
 @click.command()
 @click.option("--older-than", type=DURATION, default="7d", show_default=True,
               help="Forget finished tasks older than this (e.g. 12h, 7d, 2w).")
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=DEFAULT_BATCH_SIZE,
+              show_default=True,
+              help="Delete this many tasks per transaction (each commits on its own).")
 @yes_option
 @dsn_option
-def prune(older_than: timedelta, yes: bool, dsn: str | None) -> None:
-    """Delete finished tasks (with their keys and logs) that finished long enough ago."""
+def prune(older_than: timedelta, batch_size: int, yes: bool, dsn: str | None) -> None:
+    """Delete finished tasks (with their keys and logs) that finished long enough ago, in
+    batches: no transaction holds back vacuum or writes its WAL in one burst."""
     with open_operator(dsn) as operator:
         n = operator.count_prunable(older_than)
         if n == 0:
@@ -123,7 +128,7 @@ def prune(older_than: timedelta, yes: bool, dsn: str | None) -> None:
         if not yes:
             click.confirm(f"Delete {n:,} finished tasks older than {format_duration(older_than)}?",
                           abort=True, err=True)
-        click.echo(f"pruned {operator.prune(older_than):,} task(s)")
+        click.echo(f"pruned {operator.prune(older_than, batch_size):,} task(s)")
 
 
 @click.command()

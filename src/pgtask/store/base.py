@@ -38,6 +38,7 @@ from pgtask.models import (
     QueuePolicy,
     WorkerInfo,
 )
+from pgtask.store.pruning import DEFAULT_BATCH_SIZE, WORKER_BUDGET
 
 Row = dict[str, Any]
 
@@ -152,8 +153,11 @@ class Store(HasCapabilities, Protocol):
     async def set_worker_waiting(self, worker_id: str, waiting: bool) -> None:
         """Whether this worker sleeps until woken (only waiting workers are sent NOTIFY)."""
 
-    async def maintain(self, retention: timedelta | None) -> None:
-        """Rescue expired leases and prune history older than `retention` (if given)."""
+    async def maintain(self, retention: timedelta | None,
+                       prune_budget: float | None = WORKER_BUDGET) -> bool:
+        """Rescue expired leases and prune history older than `retention` (if given), in
+        batches for about `prune_budget` seconds (None: to the end); the rest next time.
+        True when the budget ran out with expired history left (call again soon)."""
 
     async def vacuum_hot_table(self, truncate: bool = True) -> bool:
         """Clean up after finished tasks now, if the backend needs it; False if skipped.
@@ -165,7 +169,11 @@ class Store(HasCapabilities, Protocol):
 
     async def retry(self, task_id: int) -> bool: ...
 
-    async def prune(self, older_than: timedelta) -> int: ...
+    async def prune(self, older_than: timedelta, batch_size: int = DEFAULT_BATCH_SIZE,
+                    budget: float | None = None) -> int:
+        """Forget finished tasks older than `older_than`, batch_size at a time, each batch its
+        own transaction, until none is left or `budget` seconds have passed; how many."""
+        ...
 
     # -- HTTP targets (the journal and shared rates need Capability.HTTP_JOURNAL) ---------
 
@@ -244,7 +252,10 @@ class Operator(HasCapabilities, Protocol):
 
     def count_prunable(self, older_than: timedelta) -> int: ...
 
-    def prune(self, older_than: timedelta) -> int: ...
+    def prune(self, older_than: timedelta, batch_size: int = DEFAULT_BATCH_SIZE,
+              budget: float | None = None) -> int:
+        """Store.prune, for operators (pgtask prune)."""
+        ...
 
     def rescue(self) -> int: ...
 

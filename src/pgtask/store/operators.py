@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pgtask.config import backend_of, resolve_dsn
 from pgtask.models import Backend
 from pgtask.store.base import Capability, Operator, Row
+from pgtask.store.pruning import DEFAULT_BATCH_SIZE
 
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ class OperatorQueries:
     set_paused: Callable[[Any, str, bool], bool]
     running_in_queue: Callable[[Any, str], int]
     count_prunable: Callable[[Any, timedelta], int]
-    prune: Callable[[Any, timedelta], int]
+    prune: Callable[[Any, timedelta, int, float | None], int]
     rescue: Callable[[Any], int]
     task_types: Callable[[Any], list[Row]]
 
@@ -119,8 +120,9 @@ class ConnectionOperator:
     def count_prunable(self, older_than: timedelta) -> int:
         return self._run(self._q.count_prunable, older_than)
 
-    def prune(self, older_than: timedelta) -> int:
-        return self._run(self._q.prune, older_than)
+    def prune(self, older_than: timedelta, batch_size: int = DEFAULT_BATCH_SIZE,
+              budget: float | None = None) -> int:
+        return self._run(self._q.prune, older_than, batch_size, budget)
 
     def rescue(self) -> int:
         return self._run(self._q.rescue)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pgtask.errors import DatabaseUnavailable
 from pgtask.retry import reconnect_delay
 from pgtask.store.base import Store
+from pgtask.store.pruning import PRUNE_AGAIN, WORKER_BUDGET
 from pgtask.worker.runs import Runs
 
 log = logging.getLogger("pgtask.worker")
@@ -117,12 +118,15 @@ class Maintenance:
     async def run(self, stopping: asyncio.Event) -> None:
         while True:
             await self._ready.wait()
+            more = False
             try:
-                await self._store.maintain(self._retention)
+                # Prune for about a second a round, in short transactions; the rest next
+                # round, which comes soon while expired history is left (store/pruning.py).
+                more = await self._store.maintain(self._retention, WORKER_BUDGET)
                 await self._check_clock()
             except DatabaseUnavailable as exc:
                 log.warning("maintenance failed (%s)", exc, extra={"event": "maintenance.failed"})
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(min(self._interval, PRUNE_AGAIN) if more else self._interval)
 
     async def _check_clock(self) -> None:
         before = time.time()

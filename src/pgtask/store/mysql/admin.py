@@ -24,6 +24,7 @@ from pgtask.store.mysql.errors import ER_LOCK_DEADLOCK
 from pgtask.store.mysql.inspect import fetch, where
 from pgtask.store.mysql.queue_settings import apply_settings, check_request
 from pgtask.store.postgres.admin import CHUNK
+from pgtask.store.pruning import DEFAULT_BATCH_SIZE, prune_in_batches
 
 T = TypeVar("T")
 Conn: TypeAlias = "Connection[Any]"  # a schema.connect one: autocommit, dict rows
@@ -152,8 +153,14 @@ def count_prunable(conn: Conn, older_than: timedelta) -> int:
     return int(fetch(conn, PRUNABLE, (older_than // timedelta(microseconds=1),))[0]["n"])
 
 
-def prune(conn: Conn, older_than: timedelta) -> int:
-    return transaction(conn, mysql_tx.prune, older_than)
+def prune(conn: Conn, older_than: timedelta, batch_size: int = DEFAULT_BATCH_SIZE,
+          budget: float | None = None) -> int:
+    """In batches (store/pruning.py), each its own transaction."""
+    cutoff = mysql_tx.prune_cutoff(conn, older_than)
+
+    def batch(size: int) -> int:
+        return transaction(conn, mysql_tx.prune_batch, cutoff, size)
+    return prune_in_batches(batch, batch_size, budget).total
 
 
 def _rescue(conn: Conn) -> int:

@@ -254,17 +254,21 @@ SELECT id, queue, task_type, payload, priority, UTC_TIMESTAMP(6), 0, max_attempt
 FORGET_FINISHED = "DELETE FROM pgtask_task_history WHERE id = %s"
 
 PRUNE_CUTOFF = "SELECT UTC_TIMESTAMP(6) - INTERVAL %s MICROSECOND"
+# Pruning in batches (store/pruning.py), each its own transaction: the oldest expired rows
+# by task_history_finished_at, locked so a concurrent retry or pruner leaves them to us.
+PRUNE_BATCH_IDS = """
+SELECT id FROM pgtask_task_history WHERE finished_at < %s
+ ORDER BY finished_at LIMIT %s
+   FOR UPDATE SKIP LOCKED
+"""
 PRUNE_KEYS = """
 DELETE k FROM pgtask_task_history h
   JOIN pgtask_idempotency_keys k
     ON k.queue = h.queue AND k.`key` = h.idempotency_key AND k.task_id = h.id
- WHERE h.finished_at < %s
+ WHERE h.id IN %s
 """
-PRUNE_LOGS = """
-DELETE l FROM pgtask_task_history h JOIN pgtask_task_logs l ON l.task_id = h.id
- WHERE h.finished_at < %s
-"""
-PRUNE_HISTORY = "DELETE FROM pgtask_task_history WHERE finished_at < %s"
+PRUNE_LOGS = "DELETE FROM pgtask_task_logs WHERE task_id IN %s"
+PRUNE_HISTORY = "DELETE FROM pgtask_task_history WHERE id IN %s"
 
 # Session-scoped named lock: one maintainer per database at a time; 0 = do not wait. Lock
 # names are server-wide and at most 64 characters, hence the digest of the database name.

@@ -56,6 +56,7 @@ from pgtask.store.mysql.errors import (
 )
 from pgtask.store.mysql.sql import SESSION_SETUP
 from pgtask.store.mysql.task_types import register as register_task_types
+from pgtask.store.pruning import DEFAULT_BATCH_SIZE, WORKER_BUDGET, aprune_in_batches
 
 # Re-exported: the callers of an earlier layout import these from here.
 __all__ = ["CONNECTION_LOST", "CONVERSIONS", "MySQLStore", "connect", "connect_params",
@@ -224,8 +225,9 @@ class MySQLStore:
 
     # -- maintenance, enqueue, operations -------------------------------------------------
 
-    async def maintain(self, retention: timedelta | None) -> None:
-        await self._run(mysql_tx.maintain, retention)
+    async def maintain(self, retention: timedelta | None,
+                       prune_budget: float | None = WORKER_BUDGET) -> bool:
+        return await self._run(mysql_tx.maintain, retention, prune_budget)
 
     async def vacuum_hot_table(self, truncate: bool = True) -> bool:
         """Nothing to do: InnoDB's purge thread removes old row versions by itself."""
@@ -240,8 +242,14 @@ class MySQLStore:
     async def retry(self, task_id: int) -> bool:
         return await self._run(mysql_tx.retry, task_id)
 
-    async def prune(self, older_than: timedelta) -> int:
-        return await self._run(mysql_tx.prune, older_than)
+    async def prune(self, older_than: timedelta, batch_size: int = DEFAULT_BATCH_SIZE,
+                    budget: float | None = None) -> int:
+        """In batches, each its own transaction and its own trip to the store's threads."""
+        cutoff = await self._run(mysql_tx.prune_cutoff, older_than)
+
+        async def batch(size: int) -> int:
+            return await self._run(mysql_tx.prune_batch, cutoff, size)
+        return (await aprune_in_batches(batch, batch_size, budget)).total
 
     # -- HTTP targets: queue policies (store/mysql/http.py); no journal, no shared rate ----
 

@@ -34,6 +34,7 @@ from pgtask.store.mysql.rules import (
     sql_time,
 )
 from pgtask.store.mysql.sql import one
+from pgtask.store.pruning import DEFAULT_BATCH_SIZE, WORKER_BUDGET, Pruned, prune_in_batches
 
 # -- moving tasks on: finish, rescue, cancel ---------------------------------------------
 
@@ -123,29 +124,56 @@ def retry(conn: Connection[Any], task_id: int) -> bool:
         return True
 
 
-def prune(conn: Connection[Any], older_than: timedelta) -> int:
-    """Forget finished tasks older than `older_than`, with their keys and logs."""
+def prune_cutoff(conn: Connection[Any], older_than: timedelta) -> datetime:
+    """The database's now minus `older_than`: one cutoff for every batch of a prune."""
     with conn.cursor(Cursor) as cur:
         cur.execute(q.PRUNE_CUTOFF, (older_than // timedelta(microseconds=1),))
-        cutoff = one(cur)[0]
-        cur.execute(q.PRUNE_KEYS, (cutoff,))
-        cur.execute(q.PRUNE_LOGS, (cutoff,))
-        pruned: int = cur.execute(q.PRUNE_HISTORY, (cutoff,))
+        cutoff: datetime = one(cur)[0]
+        return cutoff
+
+
+def prune_batch(conn: Connection[Any], cutoff: datetime, batch_size: int) -> int:
+    """Forget up to batch_size of the oldest finished tasks before `cutoff`, with their keys
+    and logs (pgtask.prune_batch's MySQL form); the caller commits."""
+    with conn.cursor(Cursor) as cur:
+        cur.execute(q.PRUNE_BATCH_IDS, (cutoff, batch_size))
+        ids = tuple(row[0] for row in cur.fetchall())
+        if not ids:
+            return 0
+        cur.execute(q.PRUNE_KEYS, (ids,))
+        cur.execute(q.PRUNE_LOGS, (ids,))
+        pruned: int = cur.execute(q.PRUNE_HISTORY, (ids,))
         return pruned
 
 
-def maintain(conn: Connection[Any], retention: timedelta | None) -> None:
-    """Rescue expired leases and prune history, unless another process is doing it."""
+def prune(conn: Connection[Any], older_than: timedelta, batch_size: int = DEFAULT_BATCH_SIZE,
+          budget: float | None = None) -> Pruned:
+    """Forget finished tasks older than `older_than` in batches, committing each (so no
+    transaction outlives a batch), until none is left or `budget` seconds have passed."""
+    cutoff = prune_cutoff(conn, older_than)
+
+    def batch(size: int) -> int:
+        pruned = prune_batch(conn, cutoff, size)
+        conn.commit()
+        return pruned
+    return prune_in_batches(batch, batch_size, budget)
+
+
+def maintain(conn: Connection[Any], retention: timedelta | None,
+             prune_budget: float | None = WORKER_BUDGET) -> bool:
+    """Rescue expired leases and prune history (for about `prune_budget` seconds), unless
+    another process is doing it; True when expired history is left (Store.maintain)."""
     with conn.cursor(Cursor) as cur:
         cur.execute(q.TRY_MAINTENANCE_LOCK)
         if not one(cur)[0]:
-            return
+            return False
         try:
             cur.execute(q.NOW)
             rescue(cur, one(cur)[0])
-            if retention is not None:
-                prune(conn, retention)
             conn.commit()
+            if retention is None:
+                return False
+            return prune(conn, retention, budget=prune_budget).more
         finally:
             cur.execute(q.RELEASE_MAINTENANCE_LOCK)
 

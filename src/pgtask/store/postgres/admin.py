@@ -15,6 +15,7 @@ from pgtask.errors import ConfigError
 from pgtask.store.base import Row
 from pgtask.store.postgres.inspect import equal_filters
 from pgtask.store.postgres.schema import Connection
+from pgtask.store.pruning import DEFAULT_BATCH_SIZE, prune_in_batches
 
 # Bulk actions go in slices, each its own statement and transaction: no lock on thousands
 # of rows is held for long, and a failure part-way leaves the earlier slices done.
@@ -32,7 +33,7 @@ CONFIGURE = "select * from pgtask.configure_queue(%s, %s)"
 SET_PAUSED = "select pgtask.set_queue_paused(%s, %s) as found"
 RUNNING = "select count(*) as n from pgtask.tasks where queue = %s and state = 'running'"
 PRUNABLE = "select count(*) as n from pgtask.task_history where finished_at < now() - %s::interval"
-PRUNE = "select pgtask.prune(%s::interval) as n"
+PRUNE_BATCH = "select pgtask.prune_batch(%s::interval, %s) as n"
 RESCUE = "select pgtask.rescue_tasks() as n"
 
 
@@ -97,8 +98,13 @@ def count_prunable(conn: Connection, older_than: timedelta) -> int:
     return int(_one(conn, PRUNABLE, (older_than,))["n"])
 
 
-def prune(conn: Connection, older_than: timedelta) -> int:
-    return int(_one(conn, PRUNE, (older_than,))["n"])
+def prune(conn: Connection, older_than: timedelta, batch_size: int = DEFAULT_BATCH_SIZE,
+          budget: float | None = None) -> int:
+    """pgtask.prune_batch until done (store/pruning.py); the connection is in autocommit
+    mode, so each batch commits on its own."""
+    def batch(size: int) -> int:
+        return int(_one(conn, PRUNE_BATCH, (older_than, size))["n"])
+    return prune_in_batches(batch, batch_size, budget).total
 
 
 def rescue(conn: Connection) -> int:

@@ -40,7 +40,7 @@ REGISTER_TASK_TYPES = "select pgtask.register_task_types(%s, %s::text::jsonb)"
 SET_WAITING = "select pgtask.set_worker_waiting(%s, %s)"
 TRY_MAINTENANCE_LOCK = "select pg_try_advisory_xact_lock(%s)"
 RESCUE = "select pgtask.rescue_tasks()"
-PRUNE = "select pgtask.prune(%s)"
+PRUNE_BATCH = "select pgtask.prune_batch(%s, %s)"  # store/pruning.py loops it
 CANCEL = "select pgtask.cancel_task(%s, %s)"
 RETRY = "select pgtask.retry_task(%s)"
 # A session-level lock (VACUUM cannot run inside a transaction): one vacuum at a time.

@@ -47,6 +47,7 @@ from pgtask.store.postgres.errors import translated
 from pgtask.store.postgres.listen import PostgresListener
 from pgtask.store.postgres.pool import Connection, Pool, make_pool, scalar
 from pgtask.store.postgres.queries import CLAIM, FINISH  # re-exported, see __all__
+from pgtask.store.pruning import DEFAULT_BATCH_SIZE, WORKER_BUDGET, aprune_in_batches
 
 # Re-exported: the callers of an earlier layout import these from here.
 __all__ = ["CLAIM", "FINISH", "PostgresListener", "PostgresStore", "aenqueue_on", "enqueue_on"]
@@ -208,14 +209,33 @@ class PostgresStore:
 
     # -- maintenance ---------------------------------------------------------------------
 
-    async def maintain(self, retention: timedelta | None) -> None:
+    async def maintain(self, retention: timedelta | None,
+                       prune_budget: float | None = WORKER_BUDGET) -> bool:
+        """Rescue, then prune in batches (store/pruning.py) for about `prune_budget` seconds,
+        each batch its own transaction under the maintenance lock again: no transaction
+        outlives one batch, and another worker's maintenance may take over in between."""
         async with self._connection(slow=True) as conn, conn.transaction():
             locked = await conn.execute(q.TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))
             if not await scalar(locked):
-                return  # another worker is doing it
+                return False  # another worker is doing it
             await conn.execute(q.RESCUE)
-            if retention is not None:
-                await conn.execute(q.PRUNE, (retention,))
+        if retention is None:
+            return False
+
+        async def batch(size: int) -> int:
+            return await self._prune_batch(retention, size, exclusive=True)
+        return (await aprune_in_batches(batch, DEFAULT_BATCH_SIZE, prune_budget)).more
+
+    async def _prune_batch(self, older_than: timedelta, batch_size: int,
+                           exclusive: bool = False) -> int:
+        """One pgtask.prune_batch in its own transaction; exclusive: only while holding the
+        maintenance lock (0 when another worker holds it: that one prunes)."""
+        async with self._connection(slow=True) as conn, conn.transaction():
+            if exclusive:
+                locked = await conn.execute(q.TRY_MAINTENANCE_LOCK, (MAINTENANCE_LOCK_KEY,))
+                if not await scalar(locked):
+                    return 0
+            return int(await scalar(await conn.execute(q.PRUNE_BATCH, (older_than, batch_size))))
 
     async def vacuum_hot_table(self, truncate: bool = True) -> bool:
         """VACUUM pgtask.tasks unless another worker is at it (then False).
@@ -251,9 +271,11 @@ class PostgresStore:
     async def retry(self, task_id: int) -> bool:
         return bool(await self._call(q.RETRY, task_id))
 
-    async def prune(self, older_than: timedelta) -> int:
-        async with self._connection(slow=True) as conn:
-            return int(await scalar(await conn.execute(q.PRUNE, (older_than,))))
+    async def prune(self, older_than: timedelta, batch_size: int = DEFAULT_BATCH_SIZE,
+                    budget: float | None = None) -> int:
+        async def batch(size: int) -> int:
+            return await self._prune_batch(older_than, size)
+        return (await aprune_in_batches(batch, batch_size, budget)).total
 
     # -- HTTP targets: store/postgres/http.py --------------------------------------------
 
