@@ -118,8 +118,10 @@ def cancel(ids: tuple[int, ...], state: str | None, queue: str | None, task_type
 @yes_option
 @dsn_option
 def prune(older_than: timedelta, batch_size: int, yes: bool, dsn: str | None) -> None:
-    """Delete finished tasks (with their keys and logs) that finished long enough ago, in
-    batches: no transaction holds back vacuum or writes its WAL in one burst."""
+    """Delete finished tasks (with their keys and logs) that finished long enough ago.
+
+    In batches, each its own transaction: none holds back vacuum or writes its WAL in one
+    burst."""
     with open_operator(dsn) as operator:
         n = operator.count_prunable(older_than)
         if n == 0:
