@@ -332,6 +332,9 @@ create index tasks_parent on pgtask.tasks (parent_id) where parent_id is not nul
 create index task_history_parent on pgtask.task_history (parent_id) where parent_id is not null;
 create index task_history_group on pgtask.task_history (group_id) where group_id is not null;
 create index schedule_fires_fire_at on pgtask.schedule_fires (fire_at);
+-- Completed groups, oldest first, for prune_batch (one group row per enqueue_group: a busy
+-- fan-in leaves many); open groups are not indexed.
+create index groups_completed_at on pgtask.groups (completed_at) where completed_at is not null;
 
 -------------------------------------------------------------------------------------------
 -- Functions

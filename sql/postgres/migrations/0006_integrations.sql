@@ -265,6 +265,10 @@ drop table pg_temp.pgtask_0006_grants;
 -- Pruning in bounded batches
 -------------------------------------------------------------------------------------------
 
+-- Completed groups, oldest first, for prune_batch (one group row per enqueue_group: a busy
+-- fan-in leaves many); open groups are not indexed.
+create index groups_completed_at on pgtask.groups (completed_at) where completed_at is not null;
+
 -- Forget up to batch_size of the oldest finished tasks older than "older_than", with their
 -- keys, logs and HTTP attempts; also up to batch_size completed groups and as many schedule
 -- fire times that old. The bounded form of prune: a caller loops, one short transaction per
