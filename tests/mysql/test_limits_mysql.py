@@ -85,4 +85,8 @@ def test_a_concurrency_limit_of_3_across_two_processes_keeps_3_running(mysql_dsn
                   " WHERE queue = 'slots'")["n"]
     print(f"MySQL concurrency limit 3: {used:.1%} of slot-time used, {workers} workers")
     assert workers == 2
-    assert used >= 0.95, f"{used:.1%} of the slot-time"
+    # Each hand-off of a slot costs a finish, at most SLOT_POLL (50 ms: no NOTIFY on MySQL)
+    # and a claim: 97-99% of the slot-time is used, 92.1% once on CI's loaded 2-core machine. A
+    # limiter that left a slot unused (2 of 3: 67%) or waited out the poll interval (1 s
+    # tasks: ~50%) stays far below 90%.
+    assert used >= 0.90, f"{used:.1%} of the slot-time"
