@@ -150,8 +150,10 @@ def test_adaptive_throttling_backs_off_on_503_and_recovers(db, target, workers):
     wait_until(lambda: len(target.requests) > 50, timeout=60, message="dispatches to start")
     healthy = rate_over(1.5)
     mode["busy"] = True
+    # The first published rate starts from the worker's own recent dispatch rate, which may
+    # be above the test's 1.5 s sample on a loaded machine (44.55 against 43.33/s seen once):
+    # the halvings and the throttled rate below are what show the back-off.
     rate = wait_until(published, timeout=30, message="an adaptive rate to be published")
-    assert rate < healthy
     wait_until(lambda: (now := published()) is not None and now <= rate / 4, timeout=30,
                message="a few more halvings")
     throttled = rate_over(1.5)
