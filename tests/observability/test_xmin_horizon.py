@@ -31,7 +31,7 @@ SHADOW = """
 create schema shadow;
 -- pg_stat_activity as a busy server shows it: what each kind of backend looks like there.
 create view shadow.pg_stat_activity as
-select * from (values
+select b.*, 'active'::text as state, ''::text as application_name from (values
   -- a lazy autovacuum of a big table: open an hour, its snapshot holds back no one
   (1, current_database(), 'autovacuum worker', {old}::text::xid, null::xid,
    now() - interval '1 hour'),
@@ -44,7 +44,7 @@ select * from (values
   -- an idle-in-transaction writer of this database, five minutes in
   (5, current_database(), 'client backend', null::xid, {near}::text::xid,
    now() - interval '5 minutes')
-) a(pid, datname, backend_type, backend_xmin, backend_xid, xact_start);
+) b(pid, datname, backend_type, backend_xmin, backend_xid, xact_start);
 create view shadow.pg_prepared_xacts as
 select null::xid as transaction, null::timestamptz as prepared, null::name as database
  where false;

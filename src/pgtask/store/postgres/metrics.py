@@ -31,7 +31,7 @@ import psycopg
 from psycopg.rows import DictRow
 
 from pgtask.store.postgres.browse import Connection
-from pgtask.store.postgres.top import finite, read_snapshot
+from pgtask.store.postgres.top import XMIN_BACKENDS, finite, read_snapshot
 
 UNTIL = "(pg_catalog.now() - interval '1 second')"
 
@@ -90,25 +90,13 @@ KNOWN = """
 select queue, task_type from pgtask.tasks group by 1, 2 order by 1, 2 limit 2000
 """
 # What keeps vacuum from removing the dead rows of pgtask.tasks (docs: the xmin horizon):
-# - seconds: how long the oldest transaction that holds it has been open, a transaction in
-#   this database (or a physical walsender) with a snapshot (backend_xmin) or a transaction id
-#   (backend_xid; an idle-in-transaction writer has no snapshot but still holds it), or a
-#   prepared transaction; 0 when there is none. Our own backend is left out.
+# - seconds: how long the oldest holder has been open: a backend of XMIN_BACKENDS (top.py:
+#   which ones count, and why autovacuum and logical walsenders do not, as Postgres's own
+#   horizon in procarray.c leaves them out) or a prepared transaction; 0 when there is none.
 # - xids: how many transactions back the oldest of those, or a replication slot's xmin, is.
-# Left out as Postgres's own horizon (procarray.c) leaves them out, so that a long vacuum
-# of a big table does not raise PgtaskXminHorizonHeld: autovacuum workers (a lazy vacuum's
-# snapshot holds back no one) and logical walsenders (their slot's xmin counts, below); a
-# physical walsender (datname null) carries a standby's hot_standby_feedback xmin.
-XMIN = """
+XMIN = f"""
 with holders as (
-  select extract(epoch from clock_timestamp() - a.xact_start)::float8 as seconds,
-         greatest(age(a.backend_xmin), age(a.backend_xid))::bigint as xids
-    from pg_stat_activity a
-   where (a.backend_xmin is not null or a.backend_xid is not null)
-     and a.pid <> pg_backend_pid()
-     and case a.backend_type when 'autovacuum worker' then false
-                             when 'walsender' then a.datname is null
-                             else a.datname = current_database() end
+  select h.seconds, h.xmin_age as xids from ({XMIN_BACKENDS}) h
   union all
   select extract(epoch from clock_timestamp() - p.prepared)::float8, age(p.transaction)::bigint
     from pg_prepared_xacts p where p.database = current_database()

@@ -146,28 +146,32 @@ select w.id, w.host, w.pid, w.queues, w.task_types, w.concurrency, w.in_flight,
 
 # What holds back the xmin horizon, so that vacuum cannot clean pgtask.tasks: the oldest
 # transaction in this database (other than ours), replication slot and prepared transaction.
-TOP_HEALTH = """
+# The backends of this database holding vacuum's xmin horizon back, for top's health line and
+# /metrics' xmin gauges alike: a snapshot or an xid (an idle writer has no snapshot and holds
+# it back all the same); not this backend; not autovacuum (vacuum ignores a running vacuum);
+# not a logical walsender (its slot's xmin counts instead). A physical walsender (datname
+# null) carries a standby's hot_standby_feedback.
+XMIN_BACKENDS = """
+select a.pid, a.state, a.application_name,
+       greatest(age(a.backend_xmin), age(a.backend_xid))::bigint as xmin_age,
+       extract(epoch from clock_timestamp() - a.xact_start)::float8 as seconds
+  from pg_stat_activity a
+ where (a.backend_xmin is not null or a.backend_xid is not null)
+   and a.pid <> pg_backend_pid()
+   and case a.backend_type when 'autovacuum worker' then false
+                           when 'walsender' then a.datname is null
+                           else a.datname = current_database() end
+"""
+TOP_HEALTH = f"""
 select s.n_dead_tup, s.n_live_tup, s.last_autovacuum, s.last_vacuum,
        pg_notification_queue_usage()::float8 as notify_queue_usage,
        (select g.tgenabled <> 'D' from pg_trigger g
          where g.tgrelid = 'pgtask.tasks'::regclass and g.tgname = 'tasks_notify')
          as notify_trigger,
        array(select row_to_json(x) from (
-         (select 'transaction' as kind, a.pid::text as name,
-                 greatest(age(a.backend_xmin), age(a.backend_xid))::bigint as xmin_age,
-                 extract(epoch from clock_timestamp() - a.xact_start)::float8 as seconds,
-                 concat_ws(', ', nullif(a.state, ''), nullif(a.application_name, '')) as detail
-            from pg_stat_activity a
-           -- An idle writer holds an xid but no snapshot (backend_xmin null): it holds the
-           -- horizon back all the same.
-           where (a.backend_xmin is not null or a.backend_xid is not null)
-             and a.pid <> pg_backend_pid()
-             -- As the xmin metric counts (store/postgres/metrics.py): vacuum ignores a
-             -- running vacuum, and a logical walsender holds back only through its slot.
-             and case a.backend_type when 'autovacuum worker' then false
-                                     when 'walsender' then a.datname is null
-                                     else a.datname = current_database() end
-           order by greatest(age(a.backend_xmin), age(a.backend_xid)) desc limit 1)
+         (select 'transaction' as kind, h.pid::text as name, h.xmin_age, h.seconds,
+                 concat_ws(', ', nullif(h.state, ''), nullif(h.application_name, '')) as detail
+            from ({XMIN_BACKENDS}) h order by h.xmin_age desc limit 1)
          union all
          (select 'slot', r.slot_name::text, age(r.xmin)::bigint, null,
                  concat_ws(', ', r.slot_type, case when r.active then 'active' else 'inactive' end)
